@@ -1,0 +1,13 @@
+"""cnndsl: a declarative language for CNN architectures, and its compiler.
+
+>>> import cnndsl
+>>> net = cnndsl.loads("network tiny\\ninput [1, 8, 8]\\nconv(4, k=3) relu")
+>>> net.output_shape
+(4, 6, 6)
+"""
+
+from .diagnostics import CnnError, Diagnostic
+from .network import Network, load, loads
+
+__all__ = ["CnnError", "Diagnostic", "Network", "load", "loads"]
+__version__ = "0.1.0"

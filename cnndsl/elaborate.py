@@ -1,0 +1,484 @@
+"""AST to graph: expand blocks, loops and parameters into a networkx DiGraph.
+
+One node per layer instance, named by its dotted path through stages,
+block calls and paths (``b3.inception_1.path_2.conv_1``). Each node
+carries its op, bound arguments, input node ids (in order), output shape,
+source span, scope and the chain of block calls that produced it.
+
+Shapes are inferred here, node by node, because the language lets a block
+read the shape flowing into it (``if in.channels != c { ... }``). Errors
+do not stop the walk: the failing tensor is *poisoned* (shape None) and
+everything downstream of it stays quiet, so independent errors are all
+reported in one run.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from . import nodes as n
+from .diagnostics import CnnError, Diagnostic, Sources, Span, suggest
+from .expressions import POISON, EvalError, Poisoned, ShapeValue, evaluate
+from .ops import INPUT, NAMES, ArgError, Op, ShapeError
+
+DEFAULT_MAX_NODES = 1_000_000
+MAX_DEPTH = 100  # nested block calls, stages and paths
+
+
+class _Fatal(Exception):
+    """A limit was hit: stop at once, reporting what was found so far."""
+
+
+@dataclass
+class Scope:
+    """A level of the module hierarchy: stage, block call or path."""
+
+    path: tuple[str, ...]
+    kinds: tuple[tuple[str, str, str], ...]  # ((kind, name, label), ...): stage/block/path
+    used: set = field(default_factory=set)
+    counters: Counter = field(default_factory=Counter)
+
+    def child(self, kind: str, name: str, label: str = "") -> "Scope":
+        return Scope(self.path + (name,), self.kinds + ((kind, name, label or kind),))
+
+    def fresh(self, base: str) -> str:
+        """The next free `base_N` in this scope."""
+        while True:
+            self.counters[base] += 1
+            name = f"{base}_{self.counters[base]}"
+            if name not in self.used:
+                self.used.add(name)
+                return name
+
+
+@dataclass
+class Frame:
+    """A block invocation: its variables, named tensors, input and call chain."""
+
+    env: dict
+    tensors: dict
+    block_in: str | None
+    chain: tuple[str, ...]  # notes naming each enclosing call, innermost first
+    blocks: tuple[str, ...]  # names of the active block calls (recursion guard)
+
+
+class Elaborator:
+    def __init__(self, program: n.Program, sources: Sources, overrides: dict | None = None,
+                 input_shape: tuple | None = None, max_nodes: int = DEFAULT_MAX_NODES):
+        self.program = program
+        self.sources = sources
+        self.overrides = dict(overrides or {})
+        self.input_override = input_shape
+        self.max_nodes = max_nodes
+        self.graph = nx.DiGraph()
+        self.diagnostics: list[Diagnostic] = []
+        self.blocks = {}
+        self.steps = 0
+        self.max_steps = 10 * max_nodes + 10_000
+
+    # --------------------------------------------------------------- driver
+    def run(self) -> nx.DiGraph:
+        p = self.program
+        self._collect_blocks()
+        env = self._network_params()
+        g = self.graph
+        g.graph.update(name=p.name, settings=dict(env), file=p.span.file)
+        shape = self._input_shape(env)
+        g.graph["input"] = shape
+        if not self.diagnostics:
+            self._recursion_check()
+        if self.diagnostics:
+            raise CnnError(self.diagnostics, self.sources)
+        g.add_node("input", op=INPUT, args={"shape": shape}, inputs=[], shape=shape,
+                   span=p.input_span, scope=(), chain=(), name="input")
+        frame = Frame(env, {}, "input", (), ())
+        try:
+            out = self._body(p.body, "input", Scope((), ()), frame, 0)
+        except _Fatal:
+            out = None
+        g.graph["output"] = out
+        if any(d.severity == "error" for d in self.diagnostics):
+            raise CnnError(self.diagnostics, self.sources)
+        return g
+
+    def _error(self, code, message, span, label="", help="", notes=(), frame=None):
+        chain = frame.chain if frame else ()
+        self.diagnostics.append(Diagnostic(code, message, span, label, tuple(notes) + chain, help))
+
+    def _collect_blocks(self):
+        for b in self.program.blocks:
+            if b.name in self.blocks:
+                first = self.blocks[b.name]
+                self._error("E0210", f"block `{b.name}` is defined twice", b.name_span,
+                            "defined again here", notes=(f"first defined at {first.name_span}",))
+            elif b.name in NAMES:
+                self._error("E0210", f"block `{b.name}` has the name of a built-in layer",
+                            b.name_span, help="rename the block")
+            else:
+                self.blocks[b.name] = b
+            seen = set()
+            for prm in b.params:
+                if prm.name in seen:
+                    self._error("E0210", f"parameter `{prm.name}` of block `{b.name}` is "
+                                "declared twice", prm.span)
+                seen.add(prm.name)
+
+    def _recursion_check(self):
+        calls = nx.DiGraph()
+        for b in self.blocks.values():
+            calls.add_node(b.name)
+            for layer in _layers_in(b.body):
+                if layer.name in self.blocks:
+                    calls.add_edge(b.name, layer.name, span=layer.name_span)
+        for cycle in sorted(nx.simple_cycles(calls), key=lambda c: sorted(c))[:10]:
+            cycle = cycle[cycle.index(min(cycle)):] + cycle[:cycle.index(min(cycle))]
+            path = cycle + [cycle[0]]
+            span = calls.edges[path[-2], path[-1]]["span"]
+            text = " -> ".join(f"`{c}`" for c in path)
+            msg = (f"block `{cycle[0]}` calls itself" if len(cycle) == 1
+                   else f"blocks call each other in a cycle: {text}")
+            self._error("E0208", msg, span, "recursive call",
+                        help="blocks are expanded at compile time; use `repeat` or `for`")
+
+    def _network_params(self) -> dict:
+        env = {}
+        declared = {prm.name: prm for prm in self.program.params}
+        for name in self.overrides:
+            if name not in declared:
+                hint = suggest(name, declared)
+                self._error("E0212", f"network `{self.program.name}` has no parameter `{name}`",
+                            self.program.span if False else None,
+                            help=hint or ("its parameters: " + ", ".join(declared)
+                                          if declared else "it declares no parameters"))
+        for prm in self.program.params:
+            if prm.name in self.overrides:
+                env[prm.name] = self.overrides[prm.name]
+            elif prm.default is None:
+                self._error("E0213", f"network parameter `{prm.name}` has no value", prm.span,
+                            help=f"give it a default or pass `--set {prm.name}=...`")
+                env[prm.name] = POISON
+            else:
+                env[prm.name] = self._eval(prm.default, env, None, None)
+        return env
+
+    def _input_shape(self, env) -> tuple | None:
+        p = self.program
+        if self.input_override is not None:
+            shape = tuple(self.input_override)
+        else:
+            shape = tuple(self._eval(e, env, None, None) for e in p.input)
+            if any(v is POISON for v in shape):
+                return None
+        if len(shape) not in (1, 3) or not all(
+                isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in shape):
+            self._error("E0214", "the input must be [channels, height, width] or [features] "
+                        "with positive integers", p.input_span,
+                        f"this is [{', '.join(map(str, shape))}]")
+            return None
+        return shape
+
+    # ----------------------------------------------------------- evaluation
+    def _eval(self, e, env, frame: Frame | None, scope_in):
+        """Evaluate, turning errors into diagnostics; POISON on failure."""
+        shape_in = ShapeValue(self.graph.nodes[scope_in]["shape"] if scope_in else None)
+        try:
+            return evaluate(e, env, shape_in)
+        except EvalError as err:
+            d = err.diagnostic
+            self._error(d.code, d.message, d.span, d.label, d.help, frame=frame)
+        except Poisoned:
+            pass
+        return POISON
+
+    def _shape(self, node):
+        return None if node is None else self.graph.nodes[node]["shape"]
+
+    # ------------------------------------------------------------ statements
+    def _body(self, body, cur, scope: Scope, frame: Frame, depth: int):
+        for stmt in body:
+            self.steps += 1
+            if self.steps > self.max_steps:
+                self._error("E0402", f"the spec takes more than {self.max_steps:,} steps to "
+                            "expand", stmt.span, help="raise --max-nodes if this is intended",
+                            frame=frame)
+                raise _Fatal()
+            cur = getattr(self, "_" + type(stmt).__name__.lower())(stmt, cur, scope, frame, depth)
+        return cur
+
+    def _assign(self, s: n.Assign, cur, scope, frame, depth):
+        frame.env[s.name] = self._eval(s.value, frame.env, frame, frame.block_in)
+        return cur
+
+    def _bind(self, s: n.Bind, cur, scope, frame, depth):
+        frame.tensors[s.name] = cur
+        return cur
+
+    def _from(self, s: n.From, cur, scope, frame, depth):
+        if s.name not in frame.tensors:
+            self._error("E0211", f"no tensor named `{s.name}`", s.span,
+                        help=suggest(s.name, frame.tensors) or "name a tensor with `-> name` first",
+                        frame=frame)
+            return None
+        return frame.tensors[s.name]
+
+    def _stage(self, s: n.Stage, cur, scope, frame, depth):
+        if s.name in scope.used:
+            self._error("E0210", f"the name `{s.name}` is already used here", s.span, frame=frame)
+            return None
+        scope.used.add(s.name)
+        self._check_depth(depth, s.span, frame)
+        return self._body(s.body, cur, scope.child("stage", s.name), frame, depth + 1)
+
+    def _repeat(self, s: n.Repeat, cur, scope, frame, depth):
+        count = self._eval(s.count, frame.env, frame, frame.block_in)
+        if count is POISON:
+            return None
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            self._error("E0206", "`repeat` needs a non-negative integer", s.count.span,
+                        f"this is {count!r}", frame=frame)
+            return None
+        return self._loop(s, range(count), None, cur, scope, frame, depth)
+
+    def _for(self, s: n.For, cur, scope, frame, depth):
+        items = self._eval(s.iterable, frame.env, frame, frame.block_in)
+        if items is POISON:
+            return None
+        if not isinstance(items, (tuple, range)):
+            self._error("E0206", "`for` needs a list, a tuple or a range", s.iterable.span,
+                        frame=frame)
+            return None
+        return self._loop(s, items, s.targets, cur, scope, frame, depth)
+
+    def _loop(self, s, items, targets, cur, scope, frame, depth):
+        before, steps = self.graph.number_of_nodes(), self.steps
+        for i, item in enumerate(items):
+            if targets is not None and not self._unpack(s, item, frame):
+                return None
+            cur = self._body(s.body, cur, scope, frame, depth)
+            if i == 0:
+                # Refuse a loop that would blow a limit before doing it.
+                projected = before + (self.graph.number_of_nodes() - before) * len(items)
+                if steps + (self.steps - steps + 1) * len(items) > self.max_steps:
+                    self._error("E0402", f"this loop would take about "
+                                f"{(self.steps - steps + 1) * len(items):,} steps to expand, more "
+                                f"than the limit of {self.max_steps:,}", s.span,
+                                help="raise the limit with --max-nodes", frame=frame)
+                    raise _Fatal()
+                if projected > self.max_nodes:
+                    self._error("E0401", f"this loop would expand to about {projected:,} layers, "
+                                f"more than the limit of {self.max_nodes:,}", s.span,
+                                help="raise the limit with --max-nodes", frame=frame)
+                    raise _Fatal()
+        return cur
+
+    def _unpack(self, s: n.For, item, frame) -> bool:
+        if not s.unpack:
+            frame.env[s.targets[0]] = item
+            return True
+        if not isinstance(item, tuple) or len(item) != len(s.targets):
+            self._error("E0206", f"cannot unpack {item!r} into {len(s.targets)} names",
+                        s.iterable.span, frame=frame)
+            return False
+        frame.env.update(zip(s.targets, item))
+        return True
+
+    def _if(self, s: n.If, cur, scope, frame, depth):
+        cond = self._eval(s.condition, frame.env, frame, frame.block_in)
+        if cond is POISON:
+            return None
+        if not isinstance(cond, bool):
+            self._error("E0206", "`if` needs a boolean condition", s.condition.span,
+                        f"this is a {type(cond).__name__}", frame=frame)
+            return None
+        return self._body(s.then if cond else s.orelse, cur, scope, frame, depth)
+
+    def _merge(self, s: n.Merge, cur, scope, frame, depth):
+        self._check_depth(depth, s.span, frame)
+        ends = []
+        for path in s.paths:
+            if path.name is not None:
+                if path.name in scope.used:
+                    self._error("E0210", f"the name `{path.name}` is already used here",
+                                path.span, frame=frame)
+                    return None
+                scope.used.add(path.name)
+                name = path.name
+            else:
+                name = scope.fresh("path")
+            ends.append(self._body(path.body, cur, scope.child("path", name), frame, depth + 1))
+        op = NAMES[s.kind]
+        return self._add_node(op, {}, ends, s.span, scope, frame, scope.fresh(s.kind),
+                              paths=s.paths)
+
+    def _layer(self, s: n.Layer, cur, scope, frame, depth):
+        if s.name in self.blocks:
+            return self._call_block(s, cur, scope, frame, depth)
+        op = NAMES.get(s.name)
+        if op is None or op.many_inputs:
+            candidates = [k for k, v in NAMES.items() if not v.many_inputs] + list(self.blocks)
+            self._error("E0201", f"unknown layer `{s.name}`", s.name_span,
+                        help=suggest(s.name, candidates), frame=frame)
+            return None
+        positional, keywords = self._args(s, frame)
+        if positional is None:
+            return None
+        try:
+            args = op.bind(positional, keywords)
+        except ArgError as err:
+            self._error(err.code, err.message, self._arg_span(s, err.arg), help=err.help,
+                        frame=frame)
+            return None
+        name = self._local_name(s, scope, op.name, frame)
+        if name is None:
+            return None
+        return self._add_node(op, args, [cur], s.span, scope, frame, name)
+
+    def _args(self, s: n.Layer, frame):
+        """Evaluate call arguments; (None, None) if any failed or repeats."""
+        positional, keywords, ok = [], {}, True
+        for a in s.args:
+            v = self._eval(a.value, frame.env, frame, frame.block_in)
+            ok &= v is not POISON
+            if a.name is None:
+                if keywords:
+                    self._error("E0205", "a positional argument after keyword arguments", a.span,
+                                frame=frame)
+                    ok = False
+                positional.append(v)
+            elif a.name in keywords:
+                self._error("E0203", f"argument `{a.name}` is given twice", a.span, frame=frame)
+                ok = False
+            else:
+                keywords[a.name] = v
+        return (positional, keywords) if ok else (None, None)
+
+    @staticmethod
+    def _arg_span(s: n.Layer, which) -> Span:
+        if isinstance(which, int):
+            pos = [a for a in s.args if a.name is None]
+            return pos[which].span if which < len(pos) else s.span
+        for a in s.args:
+            if a.name == which:
+                return a.span
+        return s.span
+
+    def _local_name(self, s: n.Layer, scope: Scope, base: str, frame) -> str | None:
+        if s.alias is None:
+            return scope.fresh(base)
+        if s.alias in scope.used:
+            self._error("E0210", f"the name `{s.alias}` is already used here", s.span,
+                        frame=frame)
+            return None
+        scope.used.add(s.alias)
+        return s.alias
+
+    def _call_block(self, s: n.Layer, cur, scope, frame, depth):
+        block = self.blocks[s.name]
+        positional, keywords = self._args(s, frame)
+        if positional is None:
+            return None
+        names = [prm.name for prm in block.params]
+        defined = f"`{block.name}` is defined at {block.name_span}"
+        if len(positional) > len(names):
+            self._error("E0207", f"block `{block.name}` takes {len(names)} argument"
+                        f"{'s' if len(names) != 1 else ''}, got {len(positional) + len(keywords)}",
+                        s.span, notes=(defined,), frame=frame)
+            return None
+        bound = dict(zip(names, positional))
+        for key, v in keywords.items():
+            if key not in names:
+                self._error("E0202", f"block `{block.name}` has no parameter `{key}`",
+                            self._arg_span(s, key), help=suggest(key, names), frame=frame)
+                return None
+            if key in bound:
+                self._error("E0203", f"argument `{key}` of `{block.name}` is given twice",
+                            self._arg_span(s, key), frame=frame)
+                return None
+            bound[key] = v
+        # Blocks see the network's parameters and their own, never the caller's variables.
+        env = dict(self.graph.graph["settings"])
+        for prm in block.params:
+            if prm.name in bound:
+                env[prm.name] = bound[prm.name]
+            elif prm.default is None:
+                self._error("E0204", f"block `{block.name}` needs argument `{prm.name}`",
+                            s.span, notes=(defined,), frame=frame)
+                return None
+            else:
+                env[prm.name] = self._eval(prm.default, env, frame, cur)
+        name = self._local_name(s, scope, block.name, frame)
+        if name is None:
+            return None
+        self._check_depth(depth, s.span, frame)
+        call = self._text(s.span)
+        note = f"in block `{call}`, called from {s.span}"
+        inner = Frame(env, {}, cur, (note,) + frame.chain, frame.blocks + (block.name,))
+        return self._body(block.body, cur, scope.child("block", name, call), inner, depth + 1)
+
+    def _check_depth(self, depth, span, frame):
+        if depth >= MAX_DEPTH:
+            self._error("E0403", f"blocks, stages and paths nest more than {MAX_DEPTH} deep", span,
+                        frame=frame)
+            raise _Fatal()
+
+    def _text(self, span: Span) -> str:
+        line = self.sources.line(span.file, span.line) or ""
+        end = span.end_column - 1 if span.end_line == span.line else len(line)
+        return " ".join(line[span.column - 1:end].split())
+
+    # ----------------------------------------------------------------- nodes
+    def _add_node(self, op: Op, args: dict, inputs: list, span, scope: Scope, frame: Frame,
+                  local: str, paths=None):
+        g = self.graph
+        if g.number_of_nodes() >= self.max_nodes:
+            self._error("E0401", f"the network has more than {self.max_nodes:,} layers", span,
+                        help="raise the limit with --max-nodes", frame=frame)
+            raise _Fatal()
+        node_id = ".".join(scope.path + (local,))
+        shapes = [self._shape(i) for i in inputs]
+        shape = None
+        if all(sh is not None for sh in shapes) and None not in inputs:
+            try:
+                shape = op.shape(args, shapes)
+            except ShapeError as err:
+                where = span
+                if err.culprit is not None and paths is not None:
+                    where = paths[err.culprit].span
+                self._error(err.code, err.message, where, err.label, err.help, err.notes, frame)
+                shape = None
+            else:
+                if any(d < 1 for d in shape):
+                    self._error("E0304", f"`{op.name}` output would be empty "
+                                f"({'x'.join(map(str, shape))})", span,
+                                f"input is {'x'.join(map(str, shapes[0]))}", frame=frame)
+                    shape = None
+        g.add_node(node_id, op=op, args=args, inputs=list(inputs), shape=shape, span=span,
+                   scope=scope.kinds, chain=frame.chain, name=node_id)
+        for i in inputs:
+            if i is not None:
+                g.add_edge(i, node_id)
+        return node_id if shape is not None else None
+
+
+def _layers_in(body):
+    """Every Layer statement in a body, at any depth."""
+    for s in body:
+        if isinstance(s, n.Layer):
+            yield s
+        elif isinstance(s, (n.Stage, n.Repeat, n.For)):
+            yield from _layers_in(s.body)
+        elif isinstance(s, n.Merge):
+            for p in s.paths:
+                yield from _layers_in(p.body)
+        elif isinstance(s, n.If):
+            yield from _layers_in(s.then)
+            yield from _layers_in(s.orelse)
+
+
+def elaborate(program: n.Program, sources: Sources, overrides: dict | None = None,
+              input_shape: tuple | None = None, max_nodes: int = DEFAULT_MAX_NODES) -> nx.DiGraph:
+    """Expand a parsed program into its layer graph, or raise CnnError."""
+    return Elaborator(program, sources, overrides, input_shape, max_nodes).run()

@@ -1,0 +1,200 @@
+"""The abstract syntax tree of a spec: frozen dataclasses, each with its span.
+
+Built by :mod:`cnndsl.parser`, read by :mod:`cnndsl.elaborate`. Nothing here
+knows what a layer means; a :class:`Layer` is a name with arguments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+from .diagnostics import Span
+
+# ---------------------------------------------------------------- expressions
+
+
+@dataclass(frozen=True)
+class Const:
+    value: object  # int, float, bool or str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Var:
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class InRef:
+    """`in`: the shape flowing into the innermost block call."""
+
+    span: Span
+
+
+@dataclass(frozen=True)
+class Seq:
+    """A tuple `(a, b)` or a list `[a, b]`; both evaluate to a tuple."""
+
+    items: tuple["Expr", ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Index:
+    target: "Expr"
+    index: "Expr"
+    span: Span
+
+
+@dataclass(frozen=True)
+class Attr:
+    target: "Expr"
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Unary:
+    op: str  # "-", "+", "not"
+    operand: "Expr"
+    span: Span
+
+
+@dataclass(frozen=True)
+class Binary:
+    op: str  # + - * / // % ** == != < <= > >= and or
+    left: "Expr"
+    right: "Expr"
+    span: Span
+
+
+@dataclass(frozen=True)
+class FuncCall:
+    name: str
+    args: tuple["Expr", ...]
+    span: Span
+
+
+Expr = Union[Const, Var, InRef, Seq, Index, Attr, Unary, Binary, FuncCall]
+
+# ----------------------------------------------------------------- statements
+
+
+@dataclass(frozen=True)
+class Arg:
+    name: str | None  # None for a positional argument
+    value: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class Layer:
+    """`name`, `name(args)` or `name(args) as alias`: a layer or a block call."""
+
+    name: str
+    args: tuple[Arg, ...]
+    alias: str | None
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    body: tuple["Stmt", ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Repeat:
+    count: Expr
+    body: tuple["Stmt", ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class For:
+    targets: tuple[str, ...]
+    unpack: bool  # `for (a, b) in ...` rather than `for a in ...`
+    iterable: Expr
+    body: tuple["Stmt", ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Path:
+    name: str | None
+    body: tuple["Stmt", ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Merge:
+    kind: str  # "concat" or "add"
+    paths: tuple[Path, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class If:
+    condition: Expr
+    then: tuple["Stmt", ...]
+    orelse: tuple["Stmt", ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Assign:
+    name: str
+    value: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class Bind:
+    """`-> name`: name the current tensor."""
+
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class From:
+    """`from name`: continue from a named tensor."""
+
+    name: str
+    span: Span
+
+
+Stmt = Union[Layer, Stage, Repeat, For, Merge, If, Assign, Bind, From]
+
+# -------------------------------------------------------------------- program
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    default: Expr | None
+    span: Span
+
+
+@dataclass(frozen=True)
+class Block:
+    name: str
+    params: tuple[Param, ...]
+    body: tuple[Stmt, ...]
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True)
+class Program:
+    name: str
+    params: tuple[Param, ...]
+    input: tuple[Expr, ...]
+    input_span: Span
+    blocks: tuple[Block, ...]
+    body: tuple[Stmt, ...]
+    span: Span

@@ -1,0 +1,19 @@
+"""Analysis passes over the layer graph, run in order after elaboration.
+
+Each pass asks every node's op for its rule and writes the result into the
+node's data (as torch.fx passes write ``node.meta``). A pass returns the
+warnings it found.
+"""
+
+from __future__ import annotations
+
+from . import cost
+
+PASSES = (cost.run,)
+
+
+def run_all(graph) -> list:
+    warnings = []
+    for p in PASSES:
+        warnings += p(graph) or []
+    return warnings
