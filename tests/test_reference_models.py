@@ -5,9 +5,10 @@ import json
 import pytest
 import torch
 
+from conftest import REFERENCE
 from reference_models import MODELS, alexnet, googlenet, nin
 
-TORCHVISION_JSON = "/work/shared/reference/torchvision.json"
+TORCHVISION_JSON = REFERENCE / "torchvision.json"
 
 # name in MODELS -> name in torchvision.json
 TORCHVISION_NAME = {
