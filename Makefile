@@ -5,13 +5,18 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test
+.PHONY: demo test gallery
 
 demo: $(STAMP)
 	$(VENV)/bin/cnndsl check specs/googlenet.cnn
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# Redraw docs/gallery/ (every spec in specs/) and the layer reference in docs/language.md.
+gallery: $(STAMP)
+	$(PY) -m cnndsl.gallery
+	$(PY) -m cnndsl.layer_docs
 
 # torch==2.13.0 first: it is the CPU build; the project's `torch>=2.1` then
 # installs nothing more. Graphviz's `dot` renders diagrams (cnndsl draw).

@@ -8,6 +8,7 @@
 
 from .diagnostics import CnnError, Diagnostic
 from .network import Network, load, loads
+from .transfer import transfer_weights
 
-__all__ = ["CnnError", "Diagnostic", "Network", "load", "loads"]
+__all__ = ["CnnError", "Diagnostic", "Network", "load", "loads", "transfer_weights"]
 __version__ = "0.1.0"

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import argparse
 import ast
+import gc
 import json
+import os
+import re
 import sys
 
 from .diagnostics import CnnError, Sources, render
 from .elaborate import DEFAULT_MAX_NODES
+from .passes.memory import DTYPE_BYTES
 
 
 class UsageError(Exception):
@@ -44,15 +48,27 @@ def _settings(items: list[str]) -> dict:
 
 
 def _input(text: str | None):
+    """Sizes, or `H` / `W` in place of a spatial size (`3xHxW`) to get size formulas."""
     if text is None:
         return None
+    parts = [d.strip() for d in re.split(r"[xX,]", text)]
+    symbols = {1: "H", 2: "W"} if len(parts) == 3 else {}
     try:
-        dims = tuple(int(d) for d in text.lower().replace(",", "x").split("x"))
+        dims = tuple(symbols[i] if d.upper() == symbols.get(i) else int(d)
+                     for i, d in enumerate(parts))
     except ValueError:
-        raise UsageError(f"--input takes CxHxW or F, such as 3x224x224, got {text!r}") from None
-    if len(dims) not in (1, 3) or min(dims) < 1:
+        raise UsageError(f"--input takes CxHxW or F, such as 3x224x224 or 3xHxW, "
+                         f"got {text!r}") from None
+    if len(dims) not in (1, 3) or min((d for d in dims if isinstance(d, int)), default=1) < 1:
         raise UsageError(f"--input takes CxHxW or F with positive sizes, got {text!r}")
     return dims
+
+
+def _symbols(dims) -> tuple[str | None, str | None] | None:
+    """The names given to the spatial axes by `--input 3xHxW`, or None."""
+    if dims is None or not any(isinstance(d, str) for d in dims):
+        return None
+    return tuple(d if isinstance(d, str) else None for d in dims[1:])
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -63,7 +79,9 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("spec", help="the .cnn file")
         p.add_argument("--set", nargs="+", action="extend", default=[], metavar="NAME=VALUE",
                        help="override network parameters, e.g. --set classes=10 in_channels=1")
-        p.add_argument("--input", metavar="CxHxW", help="override the input shape, e.g. 1x96x96")
+        p.add_argument("--input", metavar="CxHxW",
+                       help="override the input shape, e.g. 1x96x96; H and/or W in place "
+                            "of a size (3xHxW) print each layer's size as a formula")
         p.add_argument("--max-nodes", type=int, default=DEFAULT_MAX_NODES, metavar="N",
                        help=f"refuse specs with more layers (default {DEFAULT_MAX_NODES:,})")
         p.add_argument("--strict", action="store_true", help="treat warnings as errors")
@@ -71,31 +89,161 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="check a spec and print its layers, shapes and costs")
     common(check)
     check.add_argument("--json", action="store_true", help="print the summary as JSON")
+    check.add_argument("--dtype", default="float32", choices=sorted(DTYPE_BYTES),
+                       help="element type for the memory figures (default float32)")
+    check.add_argument("--min-input", action="store_true",
+                       help="report the smallest valid input size and the divisibility "
+                            "that keeps every merge lined up")
+
+    draw = sub.add_parser("draw", help="draw a spec as a diagram (svg, png, pdf or dot source)")
+    common(draw)
+    draw.add_argument("-o", "--output", metavar="FILE",
+                      help="net.svg, net.png, net.pdf or net.dot (format from the suffix); "
+                           "without it, dot source goes to stdout")
+    draw.add_argument("--depth", type=int, metavar="N",
+                      help="collapse stages, blocks and paths nested deeper than N into one box")
+    draw.add_argument("--rankdir", choices=("TB", "LR"), default="TB",
+                      help="layout direction: top to bottom (default) or left to right")
+    draw.add_argument("--show", default="", metavar="rf,params,macs",
+                      help="extra lines in every layer's box")
+    draw.add_argument("--partial", action="store_true",
+                      help="if the spec has errors, draw it up to them, failing layers marked")
+
+    comp = sub.add_parser("compile", help="compile a spec to PyTorch source, ONNX or TorchScript")
+    common(comp)
+    comp.add_argument("-o", "--output", metavar="MODEL.py",
+                      help="write standalone PyTorch source (to stdout when no output is named)")
+    comp.add_argument("--onnx", metavar="MODEL.onnx", help="export to ONNX (batch axis dynamic)")
+    comp.add_argument("--torchscript", metavar="MODEL.pt", help="export with torch.jit.script")
+    comp.add_argument("--optimize", choices=["inference"],
+                      help="fold batch norm into convolutions (for inference only)")
     return top
 
 
 def _load(args):
     from .network import load  # noqa: PLC0415 (kept out of argument parsing)
-    return load(args.spec, input_shape=_input(args.input), max_nodes=args.max_nodes,
-                **_settings(args.set))
+    dims, settings = _input(args.input), _settings(args.set)
+    if _symbols(dims) is None:
+        return load(args.spec, input_shape=dims, max_nodes=args.max_nodes, **settings)
+    # Named axes: elaborate at the spec's own size for them (formulas come after).
+    net = load(args.spec, max_nodes=args.max_nodes, **settings)
+    if len(net.input_shape) != 3:
+        raise UsageError(f"{args.spec} takes a flat input; --input names only spatial axes")
+    shape = tuple(own if isinstance(d, str) else d for d, own in zip(dims, net.input_shape))
+    if shape == net.input_shape:
+        return net
+    return load(args.spec, input_shape=shape, max_nodes=args.max_nodes, **settings)
 
 
 def _check(args) -> int:
+    from . import report, symbolic  # noqa: PLC0415
+    from .passes import memory  # noqa: PLC0415
+
+    # Everything built here lives until the process exits: the cyclic garbage
+    # collector would only rescan it (about 2x on a 100,000-layer spec,
+    # bench/bench_check.py). Reference counting still frees temporaries.
+    gc.disable()
     net = _load(args)
+    if args.dtype != "float32":
+        memory.run(net.graph, args.dtype)
+    symbols = _symbols(_input(args.input))
+    formulas = symbolic.formulas(net.graph) if symbols or args.min_input else None
+    sizes = symbolic.valid_sizes(net.graph, formulas) if args.min_input else None
     if args.json:
-        print(json.dumps(net.to_json(), indent=1))
+        doc = net.to_json()
+        if symbols:
+            report.add_formulas(doc, net, formulas, symbols)
+        if args.min_input:
+            doc["min_input"] = report.min_input_json(net, sizes)
+        print(json.dumps(doc, indent=1))
     else:
-        print(net.summary())
+        print(report.formula_table(net, formulas, symbols) if symbols else net.summary())
+        if args.min_input:
+            print(report.min_input_text(net, sizes))
+    return _warn(net, args)
+
+
+def _draw(args) -> int:
+    from .backends import graphviz_dot as gv  # noqa: PLC0415 (draw only)
+    from .files import OutputError, atomic_write  # noqa: PLC0415
+
+    fmt = gv.format_for(args.output) if args.output else "dot"
+    if fmt is None:
+        raise UsageError(f"-o takes a file ending in {', '.join('.' + f for f in gv.FORMATS)}, "
+                         f"got {args.output!r}")
+    show = tuple(x.strip() for x in args.show.split(",") if x.strip())
+    if any(x not in gv.SHOW for x in show) or args.depth is not None and args.depth < 0:
+        raise UsageError(f"--show takes some of {','.join(gv.SHOW)} and --depth an integer >= 0")
+    options = gv.DrawOptions(depth=args.depth, rankdir=args.rankdir, show=show)
+    failure = None
+    try:
+        net = _load(args)
+        graph, diagnostics = net.graph, ()
+    except CnnError as err:
+        graph = getattr(err, "graph", None)
+        if not args.partial or graph is None or "input" not in graph:
+            raise
+        net, failure, diagnostics = None, err, err.diagnostics
+    try:
+        data = gv.render(gv.to_dot(graph, options, diagnostics), fmt)
+        if args.output:
+            atomic_write(args.output, data, spec=args.spec)
+        else:
+            sys.stdout.write(data.decode("utf-8"))
+    except gv.DotMissing as err:
+        print(f"cnndsl: error: {err}", file=sys.stderr)
+        return 2
+    except OutputError as err:
+        raise UsageError(str(err)) from None
+    except OSError as err:
+        print(f"cnndsl: error: cannot write {args.output!r}: {err.strerror}", file=sys.stderr)
+        return 2
+    if failure is not None:
+        if args.output:
+            print(f"cnndsl: drew {args.spec} up to its errors in {args.output}", file=sys.stderr)
+        raise failure  # now report them
     return _warn(net, args)
 
 
 def _warn(net, args) -> int:
-    for w in net.warnings:
-        print(render(w, net.sources), file=sys.stderr)
-    return 1 if args.strict and net.warnings else 0
+    if net.warnings:
+        print("\n\n".join(render(w, net.sources) for w in net.warnings), file=sys.stderr)
+    if args.strict and net.warnings:
+        count = len(net.warnings)
+        print(f"\n{count} warning{'s' if count != 1 else ''} in {args.spec}, errors under --strict",
+              file=sys.stderr)
+        return 1
+    return 0
 
 
-COMMANDS = {"check": _check}
+def _compile(args) -> int:
+    from .backends import torch_module as tm  # noqa: PLC0415 (compile only: imports torch)
+    from .files import OutputError, atomic_write  # noqa: PLC0415
+
+    net = _load(args)
+    module = net.to_module(optimize=args.optimize)
+    outputs = []
+    if args.output or not (args.onnx or args.torchscript):
+        outputs.append((args.output, lambda: net.to_source(optimize=args.optimize)))
+    if args.onnx:
+        outputs.append((args.onnx, lambda: tm.onnx_bytes(module, net.input_shape)))
+    if args.torchscript:
+        outputs.append((args.torchscript, lambda: tm.torchscript_bytes(module)))
+    for target, make in outputs:
+        if target is None:
+            sys.stdout.write(make())
+            continue
+        try:
+            atomic_write(target, make(), spec=args.spec)
+        except (OutputError, tm.MissingPackage) as err:
+            raise UsageError(str(err)) from None
+        except OSError as err:
+            print(f"cnndsl: error: cannot write {target!r}: {err.strerror}", file=sys.stderr)
+            return 2
+    return _warn(net, args)
+
+
+COMMANDS = {"check": _check, "draw": _draw, "compile": _compile}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,6 +253,11 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except UsageError as err:
         parser.error(str(err))
+    except BrokenPipeError:
+        # The reader left (`cnndsl check x | head`): stop quietly, as a tool
+        # killed by SIGPIPE would (the recipe in Python's signal docs).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except OSError as err:
         print(f"cnndsl: error: cannot read {err.filename or args.spec!r}: {err.strerror}",
               file=sys.stderr)

@@ -21,11 +21,12 @@ import networkx as nx
 
 from . import nodes as n
 from .diagnostics import CnnError, Diagnostic, Sources, Span, suggest
-from .expressions import POISON, EvalError, Poisoned, ShapeValue, evaluate
+from .expressions import POISON, EvalError, Poisoned, ShapeValue, evaluate, length, plain_value
 from .ops import INPUT, NAMES, ArgError, Op, ShapeError
 
 DEFAULT_MAX_NODES = 1_000_000
 MAX_DEPTH = 100  # nested block calls, stages and paths
+MAX_ERRORS = 100  # distinct errors reported before elaboration stops
 
 
 class _Fatal(Exception):
@@ -75,6 +76,7 @@ class Elaborator:
         self.max_nodes = max_nodes
         self.graph = nx.DiGraph()
         self.diagnostics: list[Diagnostic] = []
+        self.reported: set[Diagnostic] = set()
         self.blocks = {}
         self.steps = 0
         self.max_steps = 10 * max_nodes + 10_000
@@ -91,22 +93,33 @@ class Elaborator:
         if not self.diagnostics:
             self._recursion_check()
         if self.diagnostics:
-            raise CnnError(self.diagnostics, self.sources)
+            raise self._failure()
         g.add_node("input", op=INPUT, args={"shape": shape}, inputs=[], shape=shape,
                    span=p.input_span, scope=(), chain=(), name="input")
         frame = Frame(env, {}, "input", (), ())
         try:
-            out = self._body(p.body, "input", Scope((), ()), frame, 0)
+            out = self._body(p.body, "input", Scope((), (), used={"input"}), frame, 0)
         except _Fatal:
             out = None
         g.graph["output"] = out
         if any(d.severity == "error" for d in self.diagnostics):
-            raise CnnError(self.diagnostics, self.sources)
+            raise self._failure()
         return g
 
+    def _failure(self) -> CnnError:
+        """The error to raise; it carries the graph built so far (for `draw --partial`)."""
+        err = CnnError(self.diagnostics, self.sources)
+        err.graph = self.graph  # poisoned nodes have shape None
+        return err
+
     def _error(self, code, message, span, label="", help="", notes=(), frame=None):
-        chain = frame.chain if frame else ()
-        self.diagnostics.append(Diagnostic(code, message, span, label, tuple(notes) + chain, help))
+        chain = _shortened(frame.chain) if frame else ()
+        d = Diagnostic(code, message, span, label, tuple(notes) + chain, help)
+        # A loop or a block called many times repeats its errors word for
+        # word: report each once.
+        if d not in self.reported:
+            self.reported.add(d)
+            self.diagnostics.append(d)
 
     def _collect_blocks(self):
         for b in self.program.blocks:
@@ -133,7 +146,14 @@ class Elaborator:
             for layer in _layers_in(b.body):
                 if layer.name in self.blocks:
                     calls.add_edge(b.name, layer.name, span=layer.name_span)
-        for cycle in sorted(nx.simple_cycles(calls), key=lambda c: sorted(c))[:10]:
+        # One cycle per strongly connected component: listing every simple
+        # cycle (nx.simple_cycles) takes exponential time on blocks that all
+        # call each other.
+        for component in sorted(nx.strongly_connected_components(calls), key=min):
+            start = min(component)
+            if len(component) == 1 and not calls.has_edge(start, start):
+                continue
+            cycle = [u for u, _ in nx.find_cycle(calls.subgraph(component), start)]
             cycle = cycle[cycle.index(min(cycle)):] + cycle[:cycle.index(min(cycle))]
             path = cycle + [cycle[0]]
             span = calls.edges[path[-2], path[-1]]["span"]
@@ -149,13 +169,19 @@ class Elaborator:
         for name in self.overrides:
             if name not in declared:
                 hint = suggest(name, declared)
-                self._error("E0212", f"network `{self.program.name}` has no parameter `{name}`",
-                            self.program.span if False else None,
+                self._error("E0212", f"`--set {name}`: network `{self.program.name}` has no "
+                            f"parameter `{name}`",
+                            None,
                             help=hint or ("its parameters: " + ", ".join(declared)
                                           if declared else "it declares no parameters"))
         for prm in self.program.params:
             if prm.name in self.overrides:
                 env[prm.name] = self.overrides[prm.name]
+                problem = plain_value(env[prm.name])
+                if problem:
+                    self._error("E0206", f"`--set {prm.name}`: {problem}", prm.span,
+                                "the parameter declared here")
+                    env[prm.name] = POISON
             elif prm.default is None:
                 self._error("E0213", f"network parameter `{prm.name}` has no value", prm.span,
                             help=f"give it a default or pass `--set {prm.name}=...`")
@@ -183,7 +209,10 @@ class Elaborator:
     # ----------------------------------------------------------- evaluation
     def _eval(self, e, env, frame: Frame | None, scope_in):
         """Evaluate, turning errors into diagnostics; POISON on failure."""
-        shape_in = ShapeValue(self.graph.nodes[scope_in]["shape"] if scope_in else None)
+        # The header (network parameters, input) has no tensor flowing in:
+        # `in` there is an error, not an unknown (poisoned) shape.
+        shape_in = None if frame is None else ShapeValue(
+            self.graph.nodes[scope_in]["shape"] if scope_in else None)
         try:
             return evaluate(e, env, shape_in)
         except EvalError as err:
@@ -199,6 +228,10 @@ class Elaborator:
     # ------------------------------------------------------------ statements
     def _body(self, body, cur, scope: Scope, frame: Frame, depth: int):
         for stmt in body:
+            if len(self.diagnostics) >= MAX_ERRORS:
+                last = self.diagnostics[-1]
+                self.diagnostics[-1] = last.with_notes(f"stopped after {MAX_ERRORS} errors")
+                raise _Fatal()
             self.steps += 1
             if self.steps > self.max_steps:
                 self._error("E0402", f"the spec takes more than {self.max_steps:,} steps to "
@@ -253,23 +286,31 @@ class Elaborator:
         return self._loop(s, items, s.targets, cur, scope, frame, depth)
 
     def _loop(self, s, items, targets, cur, scope, frame, depth):
-        before, steps = self.graph.number_of_nodes(), self.steps
+        self._check_depth(depth, s.span, frame)
+        before, steps, errors = self.graph.number_of_nodes(), self.steps, len(self.diagnostics)
+        count = length(items)  # a range may be longer than len() can say
         for i, item in enumerate(items):
             if targets is not None and not self._unpack(s, item, frame):
                 return None
-            cur = self._body(s.body, cur, scope, frame, depth)
+            cur = self._body(s.body, cur, scope, frame, depth + 1)
+            if cur is None and len(self.diagnostics) > errors:
+                # The loop failed and poisoned its tensor: later turns would
+                # only say the same again, after as much work as the limits allow.
+                return None
             if i == 0:
-                # Refuse a loop that would blow a limit before doing it.
-                projected = before + (self.graph.number_of_nodes() - before) * len(items)
-                if steps + (self.steps - steps + 1) * len(items) > self.max_steps:
-                    self._error("E0402", f"this loop would take about "
-                                f"{(self.steps - steps + 1) * len(items):,} steps to expand, more "
-                                f"than the limit of {self.max_steps:,}", s.span,
-                                help="raise the limit with --max-nodes", frame=frame)
-                    raise _Fatal()
+                # Refuse a loop that would blow a limit after its first turn,
+                # before doing the rest: `repeat 1000000000 { relu }` is
+                # answered at once.
+                projected = before + (self.graph.number_of_nodes() - before) * count
                 if projected > self.max_nodes:
                     self._error("E0401", f"this loop would expand to about {projected:,} layers, "
                                 f"more than the limit of {self.max_nodes:,}", s.span,
+                                help="raise the limit with --max-nodes", frame=frame)
+                    raise _Fatal()
+                if steps + (self.steps - steps + 1) * count > self.max_steps:
+                    self._error("E0402", f"this loop would take about "
+                                f"{(self.steps - steps + 1) * count:,} steps to expand, more "
+                                f"than the limit of {self.max_steps:,}", s.span,
                                 help="raise the limit with --max-nodes", frame=frame)
                     raise _Fatal()
         return cur
@@ -293,7 +334,8 @@ class Elaborator:
             self._error("E0206", "`if` needs a boolean condition", s.condition.span,
                         f"this is a {type(cond).__name__}", frame=frame)
             return None
-        return self._body(s.then if cond else s.orelse, cur, scope, frame, depth)
+        self._check_depth(depth, s.span, frame)
+        return self._body(s.then if cond else s.orelse, cur, scope, frame, depth + 1)
 
     def _merge(self, s: n.Merge, cur, scope, frame, depth):
         self._check_depth(depth, s.span, frame)
@@ -349,7 +391,8 @@ class Elaborator:
                     ok = False
                 positional.append(v)
             elif a.name in keywords:
-                self._error("E0203", f"argument `{a.name}` is given twice", a.span, frame=frame)
+                self._error("E0203", f"argument `{a.name}` of `{s.name}` is given twice", a.span,
+                            "given again here", frame=frame)
                 ok = False
             else:
                 keywords[a.name] = v
@@ -357,6 +400,8 @@ class Elaborator:
 
     @staticmethod
     def _arg_span(s: n.Layer, which) -> Span:
+        if which is None:  # about the call as a whole (a missing argument)
+            return s.span
         if isinstance(which, int):
             pos = [a for a in s.args if a.name is None]
             return pos[which].span if which < len(pos) else s.span
@@ -414,13 +459,14 @@ class Elaborator:
             return None
         self._check_depth(depth, s.span, frame)
         call = self._text(s.span)
-        note = f"in block `{call}`, called from {s.span}"
+        note = f"in block `{call}`{_values(s, block, env)}, called from {s.span}"
         inner = Frame(env, {}, cur, (note,) + frame.chain, frame.blocks + (block.name,))
         return self._body(block.body, cur, scope.child("block", name, call), inner, depth + 1)
 
     def _check_depth(self, depth, span, frame):
         if depth >= MAX_DEPTH:
-            self._error("E0403", f"blocks, stages and paths nest more than {MAX_DEPTH} deep", span,
+            self._error("E0403", f"blocks, stages, paths, loops and conditionals nest more than "
+                        f"{MAX_DEPTH} deep", span, help="expand fewer levels inside each other",
                         frame=frame)
             raise _Fatal()
 
@@ -461,6 +507,44 @@ class Elaborator:
             if i is not None:
                 g.add_edge(i, node_id)
         return node_id if shape is not None else None
+
+
+def _values(s: n.Layer, block: n.Block, env: dict) -> str:
+    """` with c = 64, stride = 2` when a call's arguments are not all literals,
+    so a note says which values the failing call had."""
+    def literal(e) -> bool:
+        return isinstance(e, n.Const) or isinstance(e, n.Seq) and all(map(literal, e.items))
+
+    if all(literal(a.value) for a in s.args):
+        return ""
+    shown = []
+    for prm in block.params:
+        v = env.get(prm.name)
+        if v is not POISON:
+            text = _show(v)
+            shown.append(f"{prm.name} = {text if len(text) <= 40 else text[:37] + '...'}")
+    return " with " + ", ".join(shown) if shown else ""
+
+
+def _show(v) -> str:
+    """A value as the spec would write it."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, tuple):
+        return "(" + ", ".join(_show(x) for x in v[:20]) + (", ..." if len(v) > 20 else "") + ")"
+    if isinstance(v, str):
+        return f'"{v}"'
+    if isinstance(v, (int, float, range)):
+        return repr(v)
+    return "in" if isinstance(v, ShapeValue) else type(v).__name__
+
+
+def _shortened(chain: tuple, keep: int = 3) -> tuple:
+    """The innermost and outermost calls of a long chain, the middle counted."""
+    if len(chain) <= 2 * keep + 1:
+        return chain
+    middle = len(chain) - 2 * keep
+    return chain[:keep] + (f"... and {middle} more enclosing block calls",) + chain[-keep:]
 
 
 def _layers_in(body):

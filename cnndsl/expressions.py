@@ -57,19 +57,20 @@ class ShapeValue:
 
 
 def _kind(v) -> str:
+    """What a value is, with its article, for messages: "an integer"."""
     if isinstance(v, bool):
-        return "boolean"
+        return "a boolean"
     if isinstance(v, int):
-        return "integer"
+        return "an integer"
     if isinstance(v, float):
-        return "number"
+        return "a number"
     if isinstance(v, str):
-        return "string"
+        return "a string"
     if isinstance(v, (tuple, range)):
-        return "tuple"
+        return "a tuple"
     if isinstance(v, ShapeValue):
-        return "shape"
-    return "value"
+        return "a shape"
+    return "a value"
 
 
 def _number(v) -> bool:
@@ -87,26 +88,43 @@ def _builtin_range(args, span):
         fail("`range` takes one to three integers", span)
     if len(args) == 3 and args[2] == 0:
         fail("`range` step must not be zero", span)
-    return range(*args)
+    r = range(*args)
+    if length(r) >= LIMIT:
+        fail("range too long (the limit is 2**63 items)", span)
+    return r
+
+
+def length(items) -> int:
+    """len() of a tuple or range; a range past sys.maxsize items has no len()."""
+    if isinstance(items, range):
+        start, stop, step = items.start, items.stop, items.step
+        n = (stop - start + step - (1 if step > 0 else -1)) // step
+        return max(0, n)
+    return len(items)
 
 
 def _builtin_len(args, span):
     if len(args) != 1 or not isinstance(args[0], (tuple, range, str)):
         fail("`len` takes one tuple", span)
-    return len(args[0])
+    return length(args[0])
 
 
-def _numeric(fn, name, min_args=1):
+def _numeric(fn, name):
     def call(args, span):
-        if len(args) < min_args or not all(_number(a) for a in args):
-            fail(f"`{name}` takes numbers", span)
-        return _check(fn(*args), span)
+        if len(args) != 1 or not _number(args[0]):
+            fail(f"`{name}` takes one number", span)
+        return _check(fn(args[0]), span)
     return call
 
 
 def _minmax(fn, name):
     def call(args, span):
         items = args[0] if len(args) == 1 and isinstance(args[0], (tuple, range)) else args
+        if isinstance(items, range):
+            # Its ends, not its items: min(range(10**18)) must not walk it.
+            if length(items) == 0:
+                fail(f"`{name}` of an empty range", span)
+            return fn(items[0], items[-1])
         if not items or not all(_number(a) for a in items):
             fail(f"`{name}` takes numbers or one tuple of numbers", span)
         return fn(items)
@@ -127,6 +145,21 @@ BUILTINS = {
 }
 
 
+def plain_value(v) -> str:
+    """Why ``v`` (a value from outside a spec, e.g. ``--set``) cannot be used, or ''."""
+    if isinstance(v, (bool, str)):
+        return ""
+    if isinstance(v, int):
+        return "number too large (the limit is 2**63)" if abs(v) >= LIMIT else ""
+    if isinstance(v, float):
+        return "" if math.isfinite(v) else f"number is not finite ({v})"
+    if isinstance(v, tuple):
+        if len(v) > 100_000:
+            return "tuple too long"
+        return next((p for p in map(plain_value, v) if p), "")
+    return f"a {type(v).__name__} is not a spec value"
+
+
 def _check(v, span):
     if isinstance(v, int) and abs(v) >= LIMIT:
         fail("number too large (the limit is 2**63)", span)
@@ -135,8 +168,8 @@ def _check(v, span):
     return v
 
 
-def evaluate(e: n.Expr, env: dict, shape_in: ShapeValue):
-    """Evaluate ``e`` with variables ``env`` and `in` = ``shape_in``."""
+def evaluate(e: n.Expr, env: dict, shape_in: ShapeValue | None):
+    """Evaluate ``e`` with variables ``env`` and `in` = ``shape_in`` (None: no `in` here)."""
     if isinstance(e, n.Const):
         return e.value
     if isinstance(e, n.Var):
@@ -148,13 +181,16 @@ def evaluate(e: n.Expr, env: dict, shape_in: ShapeValue):
             raise Poisoned()
         return v
     if isinstance(e, n.InRef):
+        if shape_in is None:
+            fail("`in` is the tensor flowing into a block or the network body; there is none "
+                 "here", e.span, code="E0209", help="use a network parameter instead")
         return shape_in
     if isinstance(e, n.Seq):
         return tuple(evaluate(i, env, shape_in) for i in e.items)
     if isinstance(e, n.Attr):
         target = evaluate(e.target, env, shape_in)
         if not isinstance(target, ShapeValue):
-            fail(f"a {_kind(target)} has no attribute `{e.name}`", e.span, code="E0209")
+            fail(f"{_kind(target)} has no attribute `{e.name}`", e.span, code="E0209")
         return target.attr(e.name, e.span)
     if isinstance(e, n.Index):
         target = evaluate(e.target, env, shape_in)
@@ -162,20 +198,21 @@ def evaluate(e: n.Expr, env: dict, shape_in: ShapeValue):
         if isinstance(target, ShapeValue):
             target = target.attr("shape", e.span)
         if not isinstance(target, (tuple, range)):
-            fail(f"cannot index a {_kind(target)}", e.target.span)
+            fail(f"cannot index {_kind(target)}", e.target.span)
         if isinstance(index, bool) or not isinstance(index, int):
-            fail(f"an index must be an integer, got a {_kind(index)}", e.index.span)
-        if not -len(target) <= index < len(target):
-            fail(f"index {index} is out of range for a tuple of {len(target)}", e.index.span)
+            fail(f"an index must be an integer, got {_kind(index)}", e.index.span)
+        size = length(target)
+        if not -size <= index < size:
+            fail(f"index {index} is out of range for a tuple of {size}", e.index.span)
         return target[index]
     if isinstance(e, n.Unary):
         v = evaluate(e.operand, env, shape_in)
         if e.op == "not":
             if not isinstance(v, bool):
-                fail(f"`not` needs a boolean, got a {_kind(v)}", e.operand.span)
+                fail(f"`not` needs a boolean, got {_kind(v)}", e.operand.span)
             return not v
         if not _number(v):
-            fail(f"`{e.op}` needs a number, got a {_kind(v)}", e.operand.span)
+            fail(f"`{e.op}` needs a number, got {_kind(v)}", e.operand.span)
         return -v if e.op == "-" else v
     if isinstance(e, n.Binary):
         return _binary(e, env, shape_in)
@@ -192,12 +229,12 @@ def _binary(e: n.Binary, env, shape_in):
     if e.op in ("and", "or"):
         left = evaluate(e.left, env, shape_in)
         if not isinstance(left, bool):
-            fail(f"`{e.op}` needs booleans, got a {_kind(left)}", e.left.span)
+            fail(f"`{e.op}` needs booleans, got {_kind(left)}", e.left.span)
         if (e.op == "and") != left:  # short-circuit
             return left
         right = evaluate(e.right, env, shape_in)
         if not isinstance(right, bool):
-            fail(f"`{e.op}` needs booleans, got a {_kind(right)}", e.right.span)
+            fail(f"`{e.op}` needs booleans, got {_kind(right)}", e.right.span)
         return right
     left = evaluate(e.left, env, shape_in)
     right = evaluate(e.right, env, shape_in)
@@ -209,13 +246,13 @@ def _binary(e: n.Binary, env, shape_in):
                 return _COMPARE[e.op](left, right)
             except TypeError:
                 pass
-        fail(f"cannot compare a {_kind(left)} with a {_kind(right)}", e.span)
+        fail(f"cannot compare {_kind(left)} with {_kind(right)}", e.span)
     if e.op == "+" and isinstance(left, tuple) and isinstance(right, tuple):
         if len(left) + len(right) > 100_000:
             fail("tuple too long", e.span)
         return left + right
     if not (_number(left) and _number(right)):
-        fail(f"`{e.op}` needs numbers, got a {_kind(left)} and a {_kind(right)}", e.span)
+        fail(f"`{e.op}` needs numbers, got {_kind(left)} and {_kind(right)}", e.span)
     if e.op in ("/", "//", "%") and right == 0:
         fail("division by zero", e.right.span)
     if e.op == "**":

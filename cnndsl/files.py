@@ -29,6 +29,9 @@ def atomic_write(target: str | Path, data: bytes | str, spec: str | Path | None 
     directory = target.parent if str(target.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     try:
+        # mkstemp makes the file private (0600); give it the mode an ordinary
+        # write would: the old file's, or 0666 less the umask.
+        os.chmod(tmp, _mode_for(target))
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -38,3 +41,12 @@ def atomic_write(target: str | Path, data: bytes | str, spec: str | Path | None 
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _mode_for(target: Path) -> int:
+    try:
+        return target.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask

@@ -15,7 +15,7 @@ class Network:
 
     >>> net = loads("network tiny\\ninput [1, 8, 8]\\nconv(4, k=3) relu flatten linear(2)")
     >>> net.output_shape, net.params
-    ((2,), 186)
+    ((2,), 330)
     """
 
     def __init__(self, graph, sources: Sources, warnings: list[Diagnostic]):
@@ -50,6 +50,57 @@ class Network:
     def to_json(self) -> dict:
         from .report import to_json
         return to_json(self)
+
+    def to_module(self, *, optimize: str | None = None):
+        """A fresh ``torch.nn.Module`` whose submodules mirror the spec's stages and blocks.
+
+        ``optimize="inference"`` folds batch norm into convolutions (eval only).
+
+        >>> m = loads("network t\\ninput [1, 8, 8]\\nstage s { conv(4, k=3) relu }").to_module()
+        >>> list(m.state_dict())
+        ['s.conv_1.weight', 's.conv_1.bias']
+        """
+        from .passes.budget import module_fits
+        too_big = module_fits(self.graph)  # refuse before torch allocates anything
+        if too_big is not None:
+            raise CnnError([too_big], self.sources)
+        from .backends.torch_module import build_module
+        module = build_module(self.graph)
+        if optimize is None:
+            return module
+        from .backends.optimize import optimize as run
+        return run(self.graph, module, optimize)
+
+    def to_source(self, *, optimize: str | None = None) -> str:
+        """Standalone PyTorch source of the module class (no cnndsl import needed)."""
+        if optimize is None:
+            from .backends.torch_codegen import generate
+            return generate(self.graph).text
+        from .backends.optimize import optimize_source
+        return optimize_source(self.graph, self.to_module(), optimize).text
+
+    def draw(self, format: str = "svg", *, depth: int | None = None, rankdir: str = "TB",
+             show: tuple[str, ...] = ()) -> str | bytes:
+        """The diagram: dot source or svg as text, png or pdf as bytes (svg/png/pdf need `dot`).
+
+        >>> src = loads("network t\\ninput [1, 8, 8]\\nconv(4, k=3)").draw("dot")
+        >>> src.startswith("digraph t")
+        True
+        """
+        from .backends.graphviz_dot import DrawOptions, render, to_dot
+        source = to_dot(self.graph, DrawOptions(depth=depth, rankdir=rankdir, show=tuple(show)))
+        data = render(source, format)
+        return data.decode("utf-8") if format in ("dot", "svg") else data
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        """Jupyter shows a network as its diagram (text only where `dot` is missing)."""
+        from .backends.graphviz_dot import DotMissing
+        bundle = {"text/plain": repr(self)}
+        try:
+            bundle["image/svg+xml"] = self.draw("svg")
+        except DotMissing:
+            pass
+        return bundle
 
     def __repr__(self) -> str:
         shape = "x".join(map(str, self.output_shape))

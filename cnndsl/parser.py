@@ -6,14 +6,24 @@ Syntax errors become diagnostics that say what was expected in words
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 from pathlib import Path as FilePath
 
 import lark
-from lark import Token, Transformer, v_args
+from lark import Token, Transformer_NonRecursive, Tree, v_args
 
 from . import nodes as n
 from .diagnostics import CnnError, Diagnostic, Sources, Span
+
+# Limits that keep every later walk (elaboration, evaluation) well inside
+# Python's recursion limit, whatever the spec: statements nest through
+# `{ ... }` bodies and `else if` chains, expressions through operators.
+MAX_NESTING = 100
+MAX_EXPRESSION_DEPTH = 100
+MAX_SYNTAX_ERRORS = 20
+INT_LIMIT = 2**63  # as in cnndsl.expressions: larger literals are refused
 
 
 def grammar_path() -> FilePath:
@@ -39,11 +49,85 @@ def parse(text: str, file: str = "<spec>") -> n.Program:
     >>> parse("network tiny\\ninput [1, 8, 8]\\nconv(4, k=3) relu").body[0].name
     'conv'
     """
+    if text.startswith("\ufeff"):
+        # A byte-order mark that some editors write: whitespace, same length
+        # so every column still matches the text diagnostics quote.
+        text = " " + text[1:]
+    with _gc_paused():
+        try:
+            tree = _lark().parse(text)
+        except lark.exceptions.UnexpectedInput as err:
+            from .syntax_errors import all_syntax_errors, syntax_diagnostic  # only when needed
+            found = all_syntax_errors(text, file) or [syntax_diagnostic(err, text, file)]
+            raise CnnError(found, Sources({file: text})) from None
+        too_deep = _nesting_diagnostic(tree, file)
+        if too_deep is not None:
+            raise CnnError([too_deep], Sources({file: text}))
+        builder = _ToAst(file)
+        program = builder.transform(tree)
+    if builder.errors:
+        raise CnnError(builder.errors, Sources({file: text}))
+    return program
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    """Pause the cyclic garbage collector while a parse tree is alive.
+
+    The tree, its tokens and the AST are millions of objects that all live
+    until the end; the collector rescans them over and over for nothing
+    (a written-out 10,000-layer spec parsed 2.5x slower, bench/bench_check.py).
+    Reference counting still frees everything; collection resumes after.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
     try:
-        tree = _lark().parse(text)
-    except lark.exceptions.UnexpectedInput as err:
-        raise CnnError([_syntax_diagnostic(err, text, file)], Sources({file: text})) from None
-    return _ToAst(file).transform(tree)
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+# ------------------------------------------------------------------ nesting
+
+_BODY_RULES = {"body"}
+_STATEMENT_RULES = {"start", "block_def", "body", "layer", "call_args", "kwarg", "stage", "repeat",
+                    "for_loop", "one_target", "tuple_target", "merge", "merge_kind", "path",
+                    "if_stmt", "assign", "bind", "from_stmt", "header", "params", "param",
+                    "input_decl"}
+
+
+def _nesting_diagnostic(tree: Tree, file: str) -> Diagnostic | None:
+    """E0403 if bodies or expressions nest deeper than the limits.
+
+    An iterative walk: the tree of a hostile spec can be deeper than
+    Python's recursion limit, which is exactly what this check prevents.
+    """
+    stack = [(tree, 0, 0, False, None)]
+    while stack:
+        node, nesting, depth, parent_if, outermost = stack.pop()
+        if not isinstance(node, Tree):
+            continue
+        if node.data in _BODY_RULES or node.data == "if_stmt" and parent_if:
+            nesting += 1  # a `{ ... }` body, or one more `else if`
+            if nesting > MAX_NESTING:
+                return Diagnostic("E0403", f"blocks, loops, paths and conditionals nest more "
+                                  f"than {MAX_NESTING} deep", _span(file, node.meta),
+                                  f"nesting level {nesting}",
+                                  help="split the spec into blocks that call each other")
+        if node.data not in _STATEMENT_RULES:
+            depth += 1
+            outermost = outermost or node
+            if depth > MAX_EXPRESSION_DEPTH:
+                return Diagnostic("E0403", f"an expression nests more than "
+                                  f"{MAX_EXPRESSION_DEPTH} operators deep",
+                                  _span(file, outermost.meta), "this expression",
+                                  help="name parts of it with `name = ...` first")
+        else:
+            depth, outermost = 0, None
+        for child in node.children:
+            stack.append((child, nesting, depth, node.data == "if_stmt", outermost))
+    return None
 
 
 # ------------------------------------------------------------------ AST build
@@ -62,10 +146,13 @@ def _present(children):
 
 
 @v_args(meta=True)
-class _ToAst(Transformer):
+class _ToAst(Transformer_NonRecursive):
+    # Non-recursive: the tree's depth is checked first, but the walk should
+    # not be the thing that decides how deep a spec may be.
     def __init__(self, file: str):
         super().__init__()
         self.file = file
+        self.errors: list[Diagnostic] = []
 
     def _s(self, meta) -> Span:
         return _span(self.file, meta)
@@ -158,10 +245,22 @@ class _ToAst(Transformer):
 
     # expressions
     def int(self, meta, children):
-        return n.Const(int(str(children[0]).replace("_", "")), self._s(meta))
+        digits = str(children[0]).replace("_", "").lstrip("0") or "0"
+        # Compare lengths before converting: int() of a 5,000-digit literal
+        # is refused by Python itself, and nothing that large is a size.
+        if len(digits) > 19 or int(digits) >= INT_LIMIT:
+            self.errors.append(Diagnostic("E0307", "number too large (the limit is 2**63)",
+                                          self._s(meta), "this number"))
+            return n.Const(0, self._s(meta))
+        return n.Const(int(digits), self._s(meta))
 
     def float(self, meta, children):
-        return n.Const(float(str(children[0]).replace("_", "")), self._s(meta))
+        value = float(str(children[0]).replace("_", ""))
+        if value == float("inf"):
+            self.errors.append(Diagnostic("E0307", "number too large for a float",
+                                          self._s(meta), "this number"))
+            value = 0.0
+        return n.Const(value, self._s(meta))
 
     def string(self, meta, children):
         return n.Const(str(children[0])[1:-1], self._s(meta))
@@ -223,77 +322,3 @@ class _ToAst(Transformer):
 
     def pos(self, meta, children):
         return n.Unary("+", children[0], self._s(meta))
-
-
-# -------------------------------------------------------------- syntax errors
-
-_STATEMENT_STARTERS = {"STAGE", "REPEAT", "FOR", "IF", "CONCAT", "ADD", "FROM"}
-_EXPRESSION_STARTERS = {"INT", "FLOAT", "STRING", "TRUE", "FALSE", "IN", "LSQB", "MINUS", "PLUS", "NOT"}
-_WORDS = {
-    "NAME": "a name", "INT": "a number", "FLOAT": "a number", "STRING": "a string",
-    "$END": "the end of the file", "COMPARE": "a comparison",
-}
-
-
-def _terminal_text(name: str) -> str | None:
-    try:
-        pattern = _lark().get_terminal(name).pattern
-    except KeyError:
-        return None
-    return pattern.value if pattern.type == "str" else None
-
-
-def _describe_expected(expected: set[str]) -> str:
-    expected = set(expected)
-    words: list[str] = []
-    if expected & _STATEMENT_STARTERS and "NAME" in expected:
-        words.append("a layer")
-        expected -= _STATEMENT_STARTERS | {"NAME", "__ANON_0", "EQUAL", "AS", "LPAR"}
-        expected -= {t for t in expected if _terminal_text(t) == "->"}
-        if "BLOCK" in expected:
-            expected.discard("BLOCK")
-            words.append("a block")
-    elif expected & _EXPRESSION_STARTERS and ("NAME" in expected or "INT" in expected):
-        words.append("an expression")
-        expected -= _EXPRESSION_STARTERS | {"NAME", "LPAR"}
-    if "INT" in expected and "FLOAT" in expected:
-        expected.discard("FLOAT")
-    for name in sorted(expected, key=lambda t: (t == "$END", t)):
-        text = _terminal_text(name)
-        words.append(_WORDS.get(name) or (f"`{text}`" if text else name.lower()))
-    if not words:
-        return "something else"
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
-
-
-def _describe_token(tok: Token) -> str:
-    if tok.type == "$END":
-        return "the end of the file"
-    if tok.type == "NAME":
-        return f"name `{tok}`"
-    if tok.type in ("INT", "FLOAT"):
-        return f"number `{tok}`"
-    return f"`{tok}`"
-
-
-def _syntax_diagnostic(err: lark.exceptions.UnexpectedInput, text: str, file: str) -> Diagnostic:
-    if isinstance(err, lark.exceptions.UnexpectedCharacters):
-        ch = text[err.pos_in_stream] if err.pos_in_stream < len(text) else ""
-        span = Span(file, err.line, err.column, err.line, err.column + 1)
-        return Diagnostic("E0102", f"unexpected character `{ch}`", span,
-                          "not part of the language")
-    tok = err.token
-    # The interactive parser knows exactly which tokens fit here; the
-    # exception's own `expected` is the LALR state's looser lookahead set.
-    accepts = err.interactive_parser.accepts() if err.interactive_parser else err.expected
-    expected = _describe_expected(accepts or err.expected)
-    if tok.type == "$END":
-        lines = text.splitlines() or [""]
-        line = len(lines)
-        col = len(lines[-1]) + 1
-        span = Span(file, line, col, line, col + 1)
-        return Diagnostic("E0101", f"expected {expected}, found the end of the file", span,
-                          "the file ends here")
-    span = _tok_span(file, tok)
-    return Diagnostic("E0101", f"expected {expected}, found {_describe_token(tok)}", span,
-                      "unexpected here")

@@ -11,6 +11,26 @@ def _num(v: int) -> str:
     return f"{v:,}"
 
 
+def _si(v: int, unit: str = "") -> str:
+    """3 significant digits with a decimal prefix: 1504878688 -> 1.50G."""
+    for prefix, scale in (("T", 10**12), ("G", 10**9), ("M", 10**6), ("K", 10**3)):
+        if v >= scale * 0.9995:
+            x = v / scale
+            digits = 2 if x < 9.995 else 1 if x < 99.95 else 0
+            return f"{x:.{digits}f}{prefix}{unit}"
+    return f"{v}{unit}"
+
+
+def _rf(field) -> str:
+    """`27/8` (size/stride), `27x19/8x4` if the axes differ, `global` for the whole input."""
+    if isinstance(field, str):
+        return field
+    size, stride = field.size, field.stride
+    if size[0] == size[1] and stride[0] == stride[1]:
+        return f"{size[0]}/{stride[0]}"
+    return f"{size[0]}x{size[1]}/{stride[0]}x{stride[1]}"
+
+
 def _scopes(net):
     """Per scope prefix: its label and the totals of the layers inside it."""
     info = {}
@@ -18,16 +38,24 @@ def _scopes(net):
         data = net.graph.nodes[node]
         for depth, (kind, name, label) in enumerate(data["scope"]):
             key = tuple(s[1] for s in data["scope"][: depth + 1])
-            entry = info.setdefault(key, {"kind": kind, "label": label, "params": 0})
+            entry = info.setdefault(key, {"kind": kind, "label": label, "params": 0, "macs": 0})
             entry["params"] += data["params"]
+            entry["macs"] += data["macs"]
     return info
 
 
 # Each column: header, width, alignment, and how to read it off a node's data.
 COLUMNS = (
-    ("output", 14, "<", lambda d: fmt_shape(d["shape"])),
-    ("params", 13, ">", lambda d: _num(d["params"])),
+    ("output", 12, "<", lambda d: fmt_shape(d["shape"])),
+    ("rf", 9, ">", lambda d: _rf(d["rf"])),
+    ("params", 11, ">", lambda d: _num(d["params"])),
+    ("MACs", 7, ">", lambda d: _si(d["macs"]) if d["macs"] else "-"),
+    ("memory", 7, ">", lambda d: _si(d["memory"]["output"], "B")),
 )
+NAME_WIDTH = 28
+# A scope's row writes its block call across the columns a layer's op, output
+# and rf use, which are empty on that row.
+SPAN_COLUMNS = ("output", "rf")
 
 
 def _row(name: str, op: str, cells: list[str], name_w: int, op_w: int) -> str:
@@ -37,10 +65,20 @@ def _row(name: str, op: str, cells: list[str], name_w: int, op_w: int) -> str:
     return text.rstrip()
 
 
+def _scope_row(name: str, label: str, info: dict, name_w: int, op_w: int) -> str:
+    spanned = op_w + sum(w + 1 for h, w, _, _ in COLUMNS if h in SPAN_COLUMNS)
+    text = f"{name[:name_w]:<{name_w}} {label[:spanned]:<{spanned}}"
+    cells = {"params": _num(info["params"]), "MACs": _si(info["macs"])}
+    for header, width, align, _ in COLUMNS:
+        if header not in SPAN_COLUMNS:
+            text += f" {cells.get(header, ''):{align}{width}}"
+    return text.rstrip()
+
+
 def table(net) -> str:
     g = net.graph
     fixed = sum(w + 1 for _, w, _, _ in COLUMNS)
-    name_w = 34
+    name_w = NAME_WIDTH
     op_w = WIDTH - fixed - name_w - 1
     out = [f"network {net.name}   input {fmt_shape(net.input_shape)}   "
            f"output {fmt_shape(net.output_shape)}", ""]
@@ -57,9 +95,7 @@ def table(net) -> str:
         for depth in range(common, len(path)):
             info = scopes[path[: depth + 1]]
             label = info["label"] if info["kind"] != "path" else ""
-            cells = [""] * len(COLUMNS)
-            cells[[c[0] for c in COLUMNS].index("params")] = _num(info["params"])
-            out.append(_row("  " * depth + path[depth], label, cells, name_w, op_w))
+            out.append(_scope_row("  " * depth + path[depth], label, info, name_w, op_w))
         open_path = path
         local = node.rsplit(".", 1)[-1]
         out.append(_row("  " * len(path) + local, data["op"].label(data["args"]),
@@ -68,6 +104,13 @@ def table(net) -> str:
     trainable = g.graph["params"]
     out.append(f"total {_num(trainable)} params, {_num(g.graph['buffers'])} buffer elements, "
                f"{len(net.layers())} layers")
+    out.append(f"compute {_si(g.graph['macs'])} MACs (conv, linear; fvcore's convention), "
+               f"{_si(g.graph['flops'])} other FLOPs")
+    mem = g.graph["memory"]
+    out.append(f"memory ({mem['dtype']}) parameters {_si(mem['params'] + mem['buffers'], 'B')}, "
+               f"inference peak {_si(mem['inference_peak'], 'B')}, "
+               f"kept for backward {_si(mem['training_saved'], 'B')}")
+    out.append("rf = receptive field size/stride in input pixels; memory = output bytes")
     return "\n".join(out)
 
 
@@ -75,6 +118,11 @@ def _jsonable(v):
     if isinstance(v, tuple):
         return [_jsonable(x) for x in v]
     return v
+
+
+def _rf_json(field):
+    """`{size: [h, w], stride: [h, w], padding: [h, w]}`, or "global" (the whole input)."""
+    return field if isinstance(field, str) else field.to_json()
 
 
 def to_json(net) -> dict:
@@ -93,6 +141,8 @@ def to_json(net) -> dict:
             "buffers": d["buffers"],
             "macs": d["macs"],
             "flops": d["flops"],
+            "rf": _rf_json(d["rf"]),
+            "memory": dict(d["memory"]),
             "line": d["span"].line,
         })
     return {
@@ -105,6 +155,89 @@ def to_json(net) -> dict:
         "buffers": g.graph["buffers"],
         "macs": g.graph["macs"],
         "flops": g.graph["flops"],
+        "rf": _rf_json(g.nodes[g.graph["output"]]["rf"]),
+        "memory": dict(g.graph["memory"]),
         "layers": layers,
         "warnings": [w.to_json() for w in net.warnings],
     }
+
+
+# ------------------------------------------------ sizes as formulas of H and W
+
+
+def _formula_cells(net, formulas, symbols, node) -> list[str]:
+    """[channels, height, width]; a flat tensor made from a CxHxW one: its size formula."""
+    g = net.graph
+    data = g.nodes[node]
+    shape, f = data["shape"], formulas[node]
+    if f is None:
+        source = data["inputs"][0] if data["inputs"] else None
+        if source is not None and formulas.get(source) is not None:
+            c, h, w = _formula_cells(net, formulas, symbols, source)
+            if shape[0] == int(c) * g.nodes[source]["shape"][1] * g.nodes[source]["shape"][2]:
+                fixed = h.isdigit() and w.isdigit()
+                return ["", str(shape[0]) if fixed else f"{c}*({h})*({w})", ""]
+        return [fmt_shape(shape), "", ""]
+    return [str(shape[0])] + [f[axis].format(symbols[axis]) if symbols[axis] else str(shape[1 + axis])
+                              for axis in (0, 1)]
+
+
+def formula_table(net, formulas: dict, symbols: tuple) -> str:
+    """Each layer's channels, height and width, sizes as formulas of the named axes."""
+    sym = tuple(s or str(net.input_shape[1 + i]) for i, s in enumerate(symbols))
+    out = [f"network {net.name}   input {net.input_shape[0]}x{sym[0]}x{sym[1]}   "
+           f"(floor and ceil as torch computes them)", ""]
+
+    rows = {node: _formula_cells(net, formulas, symbols, node) for node in net.layers()}
+    size_w = max([12] + [len(c) for cells in rows.values() if cells[2] for c in cells[1:]])
+    name_w = max(16, min(NAME_WIDTH, WIDTH - 20 - 9 - 2 * (size_w + 2) - 1))
+
+    def row(name, op, cells):
+        text = f"{name[:name_w]:<{name_w}} {op[:20]:<20} {cells[0]:>8}"
+        return (text + "".join(f"  {c:<{size_w}}" for c in cells[1:])).rstrip()
+
+    out += [row("layer", "op", ["channels", "height", "width"]), "-" * WIDTH]
+    open_path: tuple = ()
+    for node in net.layers():
+        data = net.graph.nodes[node]
+        path = tuple(s[1] for s in data["scope"])
+        common = 0
+        while common < min(len(path), len(open_path)) and path[common] == open_path[common]:
+            common += 1
+        for depth in range(common, len(path)):
+            kind, name, label = data["scope"][depth]
+            out.append(f"{'  ' * depth + name:<{name_w}} {label if kind != 'path' else ''}"
+                       .rstrip())
+        open_path = path
+        out.append(row("  " * len(path) + node.rsplit(".", 1)[-1], data["op"].label(data["args"]),
+                       rows[node]))
+    return "\n".join(out)
+
+
+def add_formulas(doc: dict, net, formulas: dict, symbols: tuple) -> None:
+    """Add `size` ([height, width] as formulas, or null) to every layer of a JSON document,
+    and `features` (a formula) to a flat layer whose size depends on them."""
+    for layer in doc["layers"]:
+        cells = _formula_cells(net, formulas, symbols, layer["name"])
+        layer["size"] = cells[1:] if cells[2] else None
+        if not cells[2] and cells[1]:
+            layer["features"] = cells[1]
+
+
+def min_input_json(net, sizes) -> dict | None:
+    if sizes is None:
+        return None
+    shape = None if None in (sizes[0].minimum, sizes[1].minimum) else \
+        [net.input_shape[0], sizes[0].minimum, sizes[1].minimum]
+    return {"shape": shape, "height": sizes[0].to_json(), "width": sizes[1].to_json(),
+            "rule": [sizes[0].rule("H"), sizes[1].rule("W")]}
+
+
+def min_input_text(net, sizes) -> str:
+    """`minimum input 3x15x15: H >= 15, W >= 15` and the divisibility, if any."""
+    if sizes is None:
+        return "minimum input: the input is flat, any feature count works"
+    doc = min_input_json(net, sizes)
+    shape = "none found" if doc["shape"] is None else fmt_shape(doc["shape"])
+    return (f"minimum input {shape}: {doc['rule'][0]}; {doc['rule'][1]} "
+            f"(every layer non-empty, every merge lined up)")

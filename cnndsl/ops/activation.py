@@ -9,6 +9,8 @@ class _Elementwise(Op):
     family = "activation"
     torch_cls = ""
     flops_per_element = 1
+    shape_doc = "same as the input"
+    saved = ("output",)  # relu, sigmoid, tanh, softmax: the gradient is a function of y
 
     def shape(self, a, ins):
         return ins[0]
@@ -51,6 +53,8 @@ class Identity(_Elementwise):
     name = "identity"
     torch_cls = "Identity"
     flops_per_element = 0
+    saved = ()
+    view = True
     doc = "Passes its input through (nn.Identity)."
 
 
@@ -58,7 +62,10 @@ class Identity(_Elementwise):
 class Dropout(_Elementwise):
     name = "dropout"
     torch_cls = "Dropout"
+    saved = ("mask",)
+    view = True  # at inference dropout returns its input
     doc = "Zeroes elements with probability p while training (nn.Dropout)."
+    training_only = True
     args = (Arg("p", Float(min=0.0, max=1.0), 0.5),)
 
     def torch(self, a, ins, out):

@@ -51,7 +51,10 @@ def _type_name(value) -> str:
         return "a string"
     if isinstance(value, tuple):
         return "a tuple"
-    return type(value).__name__
+    if isinstance(value, range):
+        return "a range"
+    # `in` passed along as a value (ops cannot import cnndsl.expressions)
+    return "a shape (`in`)" if type(value).__name__ == "ShapeValue" else type(value).__name__
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,7 @@ class Window:
     k: tuple[int, int] = (1, 1)
     s: tuple[int, int] = (1, 1)
     p: tuple[int, int] = (0, 0)
+    ceil: bool = False  # output length rounds up (pools' ceil_mode): sizes, not fields
 
 
 POINTWISE = Window()
@@ -167,7 +171,16 @@ class Op:
     args: ClassVar[tuple[Arg, ...]] = ()
     family: ClassVar[str] = ""
     doc: ClassVar[str] = ""
+    shape_doc: ClassVar[str] = ""  # the shape rule in words, for docs/language.md
     many_inputs: ClassVar[bool] = False  # merges take every path's tensor
+    # Acts only while training (dropout): pointless, says the lint pass,
+    # where no learnable layer follows it.
+    training_only: ClassVar[bool] = False
+    # What autograd keeps for backward (cnndsl.passes.memory): "input", "output",
+    # "mask" (one byte per output element) or "indices" (int64 per output element).
+    # None means undeclared, which the registry test refuses.
+    saved: ClassVar[tuple[str, ...] | None] = None
+    view: ClassVar[bool] = False  # the output shares the input's storage (no new tensor)
 
     # -- arguments
     def bind(self, positional: list, keywords: dict) -> dict:
@@ -182,9 +195,12 @@ class Op:
             for alias in a.aliases:
                 by_name[alias] = a
         if len(positional) > len(self.args):
-            raise ArgError(f"`{self.name}` takes at most {len(self.args)} positional "
-                           f"argument{'s' if len(self.args) != 1 else ''}, got {len(positional)}",
-                           arg=len(self.args), code="E0205")
+            takes = ("takes no arguments" if not self.args else
+                     f"takes at most {len(self.args)} argument{'s' if len(self.args) != 1 else ''}")
+            raise ArgError(f"`{self.name}` {takes}, got {len(positional)}", arg=len(self.args),
+                           code="E0205",
+                           help=f"write `{self.name}` alone" if not self.args else
+                           "its arguments: " + ", ".join(f"`{a.name}`" for a in self.args))
         bound: dict = {}
         for a, v in zip(self.args, positional):
             bound[a.name] = (v, len(bound))
@@ -207,8 +223,9 @@ class Op:
                 except ValueError as e:
                     raise ArgError(f"argument `{a.name}` of `{self.name}`: {e}", arg=where) from None
             elif a.default is REQUIRED:
+                short = f" (or `{a.aliases[0]}=...`)" if a.aliases else ""
                 raise ArgError(f"`{self.name}` needs argument `{a.name}`", code="E0204",
-                               help=f"write `{self.name}({a.name}=...)`")
+                               help=f"add `{a.name}=...`{short}")
             else:
                 out[a.name] = a.default if a.default is None else a.type(a.default)
         self.validate(out)
@@ -216,6 +233,10 @@ class Op:
 
     def validate(self, a: dict) -> None:
         """Checks across arguments; raise ArgError."""
+
+    def saves(self, a: dict) -> tuple[str, ...]:
+        """What autograd keeps for backward with these arguments (see ``saved``)."""
+        return self.saved
 
     # -- rules every op answers
     def shape(self, a: dict, ins: list[Shape]) -> Shape:

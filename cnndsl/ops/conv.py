@@ -11,7 +11,10 @@ class Conv(Op):
     name = "conv"
     aliases = ("conv2d",)
     family = "conv"
+    saved = ("input",)  # the weight gradient needs x
     doc = "2-D convolution (nn.Conv2d)."
+    shape_doc = ("CxHxW -> channels x H' x W', per axis n' = floor((n + 2p - d(k-1) - 1) / s) + 1; "
+                 "C divisible by groups")
     args = (
         Arg("channels", Int(min=1), aliases=("c", "out", "out_channels"), doc="output channels"),
         Arg("kernel", Pair(min=1), aliases=("k", "kernel_size")),

@@ -8,6 +8,7 @@ from .base import POINTWISE, Op
 class Input(Op):
     name = "input"
     family = "input"
+    saved = ()
     doc = "The network input; its shape comes from the `input [...]` line."
 
     def shape(self, a, ins):

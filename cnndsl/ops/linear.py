@@ -10,7 +10,9 @@ class Linear(Op):
     name = "linear"
     aliases = ("fc", "dense")
     family = "linear"
+    saved = ("input",)
     doc = "Fully connected layer (nn.Linear); needs a flat input."
+    shape_doc = "F -> features (a flat input only)"
     args = (
         Arg("features", Int(min=1), aliases=("out", "out_features")),
         Arg("bias", Bool(), True),
@@ -46,7 +48,10 @@ class Linear(Op):
 class Flatten(Op):
     name = "flatten"
     family = "linear"
+    saved = ()
+    view = True
     doc = "Flatten CxHxW to C*H*W features (nn.Flatten)."
+    shape_doc = "CxHxW -> C*H*W"
 
     def shape(self, a, ins):
         return (numel(ins[0]),)

@@ -16,6 +16,7 @@ def _odd_one_out(keys: list) -> int:
 class _Merge(Op):
     family = "merge"
     many_inputs = True
+    saved = ()  # the gradient of a sum or a concatenation needs no tensor
 
     def window(self, a):
         return POINTWISE
@@ -28,8 +29,9 @@ class _Merge(Op):
 class Concat(_Merge):
     name = "concat"
     doc = "Concatenate paths along channels (torch.cat(dim=1)); spatial sizes must agree."
+    shape_doc = "C1xHxW, C2xHxW, ... -> (C1+C2+...)xHxW; flat inputs: F1+F2+..."
 
-    def shape(self, ins_a, ins):
+    def shape(self, a, ins):
         ranks = [len(s) for s in ins]
         if len(set(ranks)) > 1:
             bad = _odd_one_out(ranks)
@@ -56,6 +58,7 @@ class Concat(_Merge):
 class Add(_Merge):
     name = "add"
     doc = "Sum paths element-wise (residual connections); shapes must be equal."
+    shape_doc = "every path's shape, which must be equal"
 
     def shape(self, a, ins):
         if len(set(ins)) > 1:

@@ -10,7 +10,9 @@ class BatchNorm(Op):
     name = "batchnorm"
     aliases = ("bn", "batch_norm")
     family = "norm"
+    saved = ("input",)  # plus per-channel mean and inverse std, negligible
     doc = "Batch normalization over channels (nn.BatchNorm2d, or BatchNorm1d on features)."
+    shape_doc = "same as the input"
     args = (
         Arg("eps", Float(min=0.0, max=1.0), 1e-5),
         Arg("momentum", Float(min=0.0, max=1.0), 0.1),
@@ -26,7 +28,9 @@ class BatchNorm(Op):
         return (2 * c if a["affine"] else 0), 2 * c + 1
 
     def flops(self, a, ins, out):
-        return numel(out)  # fvcore: one per element at inference
+        # fvcore at inference: one per element to normalize, one more for the affine
+        # scale-and-shift (torchvision.json: resnet18 batch_norm = 2 x its bn elements)
+        return numel(out) * (2 if a["affine"] else 1)
 
     def window(self, a):
         return POINTWISE
@@ -50,7 +54,9 @@ class LocalResponseNorm(Op):
     name = "lrn"
     aliases = ("local_response_norm",)
     family = "norm"
+    saved = ("input", "output")
     doc = "Local response normalization across channels (nn.LocalResponseNorm)."
+    shape_doc = "same as the input"
     args = (
         Arg("size", Int(min=1)),
         Arg("alpha", Float(), 1e-4),

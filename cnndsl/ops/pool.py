@@ -9,6 +9,9 @@ from .conv import _one
 
 class _Pool(Op):
     family = "pool"
+    shape_doc = ("CxHxW -> CxH'xW', per axis n' = floor((n + 2p - d(k-1) - 1) / s) + 1 "
+                 "(ceil=true rounds up, but no window starts in the right padding)")
+    saved = ("input",)
     kind = ""
 
     def validate(self, a):
@@ -36,7 +39,7 @@ class _Pool(Op):
 
     def window(self, a):
         k = tuple(d * (k - 1) + 1 for k, d in zip(a["kernel"], a["dilation"]))
-        return Window(k, a["stride"], a["padding"])
+        return Window(k, a["stride"], a["padding"], a["ceil"])
 
     def _kwargs(self, a):
         kwargs = {}
@@ -58,10 +61,22 @@ class _Pool(Op):
         return text
 
 
+class OrNone:
+    """``None`` (filled in by validate) or a value of ``inner``'s type."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def __call__(self, v):
+        return None if v is None else self.inner(v)
+
+    def describe(self) -> str:
+        return self.inner.describe()
+
+
 _WINDOW_ARGS = (
     Arg("kernel", Pair(min=1), aliases=("k", "kernel_size")),
-    Arg("stride", lambda v: None if v is None else Pair(min=1)(v), None, aliases=("s",),
-        doc="defaults to the kernel"),
+    Arg("stride", OrNone(Pair(min=1)), None, aliases=("s",), doc="defaults to the kernel"),
     Arg("padding", Pair(min=0), 0, aliases=("p",)),
 )
 
@@ -70,6 +85,7 @@ _WINDOW_ARGS = (
 class MaxPool(_Pool):
     name = "maxpool"
     aliases = ("max_pool", "maxpool2d")
+    saved = ("input", "indices")  # the argmax of each window
     doc = "Max pooling (nn.MaxPool2d)."
     args = _WINDOW_ARGS + (
         Arg("dilation", Pair(min=1), 1, aliases=("d",)),
@@ -107,7 +123,12 @@ class AdaptiveAvgPool(Op):
     name = "adaptive_avgpool"
     aliases = ("adaptive_avg_pool",)
     family = "pool"
+    saved = ("input",)
+
+    def saves(self, a):
+        return () if a["size"] == (1, 1) else self.saved  # torch pools to 1x1 with mean()
     doc = "Adaptive average pooling to a fixed output size (nn.AdaptiveAvgPool2d)."
+    shape_doc = "CxHxW -> C x size"
     args = (Arg("size", Pair(min=1), aliases=("output_size",)),)
 
     def shape(self, a, ins):
@@ -138,7 +159,9 @@ class GlobalAvgPool(Op):
     name = "global_avgpool"
     aliases = ("gap", "global_avg_pool")
     family = "pool"
+    saved = ()  # torch computes it as mean(), whose backward needs only the shape
     doc = "Average over the whole feature map, keeping Cx1x1 (nn.AdaptiveAvgPool2d(1))."
+    shape_doc = "CxHxW -> Cx1x1"
 
     def shape(self, a, ins):
         c, _, _ = spatial(ins[0], self.name)

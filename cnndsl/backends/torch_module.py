@@ -1,0 +1,105 @@
+"""Graph to a live ``torch.nn.Module``, by executing the generated source.
+
+The in-memory module and the file `cnndsl compile -o` writes come from the
+same text, so they cannot drift apart. The text is registered with
+``linecache`` under a pseudo file name and its module in ``sys.modules``,
+so tracebacks show the generated lines and ``inspect.getsource`` (which
+``torch.jit.script`` needs) finds them. Classes are cached by source text:
+building the same network twice compiles its class once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import linecache
+import sys
+import types
+
+from .torch_codegen import GeneratedSource, generate
+
+_CLASSES: dict[str, type] = {}
+
+
+class MissingPackage(RuntimeError):
+    """An export needs a package that is not installed."""
+
+
+def load_class(source: GeneratedSource, probe=None) -> type:
+    """Execute generated source and return its network class.
+
+    ``probe`` is the function the probed variant calls after every layer.
+    """
+    digest = hashlib.sha1(source.text.encode()).hexdigest()[:12]
+    key = f"{digest}-{id(probe)}" if probe is not None else digest
+    if key in _CLASSES:
+        return _CLASSES[key]
+    module_name = f"cnndsl_generated.{source.class_name.lower()}_{key.replace('-', '_')}"
+    filename = f"<cnndsl-generated {source.class_name} {key}>"
+    lines = source.text.splitlines(keepends=True)
+    linecache.cache[filename] = (len(source.text), None, lines, filename)
+    module = types.ModuleType(module_name)
+    module.__file__ = filename
+    if probe is not None:
+        module.probe = probe
+    sys.modules[module_name] = module
+    exec(compile(source.text, filename, "exec"), module.__dict__)  # noqa: S102 (our own codegen)
+    cls = getattr(module, source.class_name)
+    # Where each layer was declared, for error messages (transfer_weights).
+    cls.spec_lines = dict(source.spec_lines)
+    cls.node_paths = dict(source.module_paths)
+    _CLASSES[key] = cls
+    return cls
+
+
+def build_module(graph, *, overrides: dict | None = None, probe=None):
+    """A fresh module for the graph, initialised as torch initialises each layer."""
+    source = generate(graph, overrides=overrides, probe=probe is not None)
+    return load_class(source, probe)()
+
+
+def torchscript_bytes(module) -> bytes:
+    """The module compiled by ``torch.jit.script`` and saved, as ``torch.jit.load`` reads it."""
+    import io
+    import warnings
+
+    import torch  # noqa: PLC0415
+
+    with warnings.catch_warnings():
+        # Deprecated in favour of torch.export, but still what C++ and older
+        # runtimes load; the user asked for it by name.
+        warnings.filterwarnings("ignore", message=".*torch.jit.*deprecated")
+        scripted = torch.jit.script(module)
+        buffer = io.BytesIO()
+        torch.jit.save(scripted, buffer)
+    return buffer.getvalue()
+
+
+def onnx_bytes(module, input_shape: tuple, batch: int = 2) -> bytes:
+    """The module exported with torch.onnx's exporter (needs onnx and onnxscript).
+
+    The batch axis is dynamic, so the file serves any batch size.
+    """
+    import importlib.util
+    import logging
+    import os
+    import tempfile
+    import warnings
+
+    import torch  # noqa: PLC0415
+
+    missing = [m for m in ("onnx", "onnxscript") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise MissingPackage(f"ONNX export needs {' and '.join(missing)}: "
+                             f"pip install {' '.join(missing)}")
+
+    example = torch.zeros(batch, *input_shape)
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)  # per-phase progress lines
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        path = os.path.join(tmp, "model.onnx")
+        torch.onnx.export(module.eval(), (example,), path, dynamo=True, verbose=False,
+                          input_names=["x"], output_names=["y"],
+                          dynamic_shapes={"x": {0: torch.export.Dim("batch")}},
+                          external_data=False)
+        with open(path, "rb") as f:
+            return f.read()

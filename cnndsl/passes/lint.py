@@ -1,0 +1,82 @@
+"""Warnings about specs that are valid but probably not what was meant.
+
+- W0302: a pool whose windows stop short of the input's last rows or
+  columns. With output size floor((n + 2p - k) / s) + 1 (the seed's rule),
+  the windows cover the padded input up to (out - 1) * s + k; the
+  remaining (n + 2p - k) mod s positions are never read, and those that
+  are not padding are real pixels thrown away. Ceil mode covers them.
+- W0303: a dropout with no learnable layer after it. Dropout regularises
+  the weights that read its output (Srivastava et al., 2014); with none,
+  it only adds noise to the result while training.
+
+Needs the cost pass (``params`` on every node).
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from ..diagnostics import Diagnostic
+from ..ops.base import GLOBAL
+
+
+def _discarded(n: int, k: int, s: int, p: int) -> int:
+    """Real (non-padding) pixels at the end of an axis that no window reads."""
+    unread = (n + 2 * p - k) % s
+    return max(0, unread - p)  # the last p unread positions are right padding
+
+
+def _pool_warning(data: dict, shape_in: tuple) -> Diagnostic | None:
+    window = data["op"].window(data["args"])
+    if window == GLOBAL or getattr(window, "ceil", False) or len(shape_in) != 3:
+        return None
+    lost = [_discarded(n, k, s, p) for n, k, s, p in zip(shape_in[1:], window.k, window.s, window.p)]
+    if not any(lost):
+        return None
+    where = " and ".join(f"the last {axis}" if count == 1 else f"the last {count} {axis}s"
+                         for count, axis in zip(lost, ("row", "column")) if count)
+    c, h, w = shape_in
+    return Diagnostic(
+        "W0302", f"`{data['op'].name}` discards {where} of its {h}x{w} input", data["span"],
+        "no window reaches them", notes=tuple(data["chain"]),
+        help="pad the input, pick a size the stride divides, or set `ceil=true`",
+        severity="warning")
+
+
+def _learnable_after(graph) -> dict:
+    """Node -> whether some layer with parameters reads its output, directly
+    or through others; one reverse walk, so a million dropouts cost O(n)."""
+    after: dict = {}
+    for node in reversed(list(nx.topological_sort(graph))):
+        after[node] = any(graph.nodes[s]["params"] or after[s] for s in graph.successors(node))
+    return after
+
+
+def _dropout_warning(data: dict) -> Diagnostic:
+    return Diagnostic(
+        "W0303", f"`{data['op'].name}` after the last learnable layer", data["span"],
+        "nothing learnable reads its output", notes=tuple(data["chain"]),
+        help="remove it, or move it before the last layer with weights", severity="warning")
+
+
+def run(graph) -> list[Diagnostic]:
+    """Warnings for pools that discard pixels and dropouts that regularise nothing."""
+    warnings: list[Diagnostic] = []
+    seen = set()
+    learnable_after = None
+    for node, data in graph.nodes(data=True):
+        op = data["op"]
+        found = None
+        if op.family == "pool" and data["inputs"]:
+            found = _pool_warning(data, graph.nodes[data["inputs"][0]]["shape"])
+        elif op.training_only:
+            if learnable_after is None:
+                learnable_after = _learnable_after(graph)
+            if not learnable_after[node]:
+                found = _dropout_warning(data)
+        # A block called many times would repeat the same warning per call;
+        # the chain of calls tells the calls apart, so it is part of the key.
+        if found is not None and (found.message, found.span, found.notes) not in seen:
+            seen.add((found.message, found.span, found.notes))
+            warnings.append(found)
+    return warnings

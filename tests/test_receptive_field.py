@@ -1,0 +1,321 @@
+"""Receptive fields, checked against their definition with torch gradients.
+
+The field of an output unit is the set of input pixels that can change it.
+With positive weights, average pools in place of max pools and identity
+activations, nothing cancels, so the input pixels with a non-zero gradient
+of one output unit span exactly its field: the bounding box of that region
+must start at ``j*S - P`` and have ``r`` pixels, per axis.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+import cnndsl
+from cnndsl.passes.receptive_field import WHOLE_INPUT, ReceptiveField
+
+ROOT = Path(__file__).resolve().parent.parent
+C = 2  # channels everywhere: small, and every path of an `add` agrees
+ACTIVATIONS = {"ReLU", "Sigmoid", "Tanh", "Softmax", "Dropout"}
+
+
+@pytest.fixture(autouse=True)
+def _at_repository_root(monkeypatch):
+    monkeypatch.chdir(ROOT)  # spec paths below are relative to it
+
+
+# ------------------------------------------------------------ torch oracle
+
+
+class _WindowSum(torch.nn.Module):
+    """A max pool with dilation, as a sum over the same window (AvgPool2d has no dilation)."""
+
+    def __init__(self, args, out_shape):
+        super().__init__()
+        self.a, self.out = args, out_shape
+
+    def forward(self, x):
+        a = self.a
+        (kh, kw), (sh, sw), (ph, pw), (dh, dw) = a["kernel"], a["stride"], a["padding"], a["dilation"]
+        ext = [d * (k - 1) + 1 for k, d in ((kh, dh), (kw, dw))]
+        # ceil mode keeps a last window that runs past the padding: pad further right
+        extra = [max(0, (o - 1) * s + e - (n + 2 * p))
+                 for o, s, e, n, p in zip(self.out[1:], (sh, sw), ext, x.shape[2:], (ph, pw))]
+        x = F.pad(x, (pw, pw + extra[1], ph, ph + extra[0]))
+        ones = torch.ones(x.shape[1], 1, kh, kw, dtype=x.dtype)
+        return F.conv2d(x, ones, stride=(sh, sw), dilation=(dh, dw), groups=x.shape[1])
+
+
+def _module(g, node):
+    data = g.nodes[node]
+    ins = [g.nodes[i]["shape"] for i in data["inputs"]]
+    ctor = data["op"].torch(data["args"], ins, data["shape"])
+    if ctor is None:
+        return None
+    if ctor.cls in ACTIVATIONS:
+        return torch.nn.Identity()
+    if ctor.cls == "MaxPool2d":
+        if data["args"]["dilation"] != (1, 1):
+            return _WindowSum(data["args"], data["shape"])
+        kwargs = {k: v for k, v in ctor.kwargs.items() if k != "dilation"}
+        return torch.nn.AvgPool2d(*ctor.args, **kwargs)
+    module = getattr(torch.nn, ctor.cls)(*ctor.args, **ctor.kwargs)
+    for name, p in module.named_parameters():
+        with torch.no_grad():
+            p.copy_(torch.rand_like(p) + 0.5 if name == "weight" else torch.zeros_like(p))
+    return module
+
+
+def forward(net, x):
+    """Run the layer graph in torch, node by node, from the ops' constructors."""
+    g = net.graph
+    values = {"input": x}
+    for node in net.layers():
+        data = g.nodes[node]
+        module = _module(g, node)
+        if module is None:  # a merge: its own forward expression
+            names = [f"v{i}" for i in range(len(data["inputs"]))]
+            env = {"torch": torch, **{n: values[i] for n, i in zip(names, data["inputs"])}}
+            values[node] = eval(data["op"].forward_source(data["args"], names), env)
+        else:
+            values[node] = module.double().eval()(values[data["inputs"][0]])
+    return values[g.graph["output"]]
+
+
+def gradient_box(net, unit):
+    """Per axis, (first, last) input pixel whose gradient wrt output `unit` is non-zero."""
+    _, h, w = net.input_shape
+    x = torch.rand(1, C, h, w, dtype=torch.float64, requires_grad=True)
+    out = forward(net, x)
+    out[0, :, unit[0], unit[1]].sum().backward()
+    touched = x.grad[0].abs().sum(0) > 0
+    box = []
+    for axis in (1, 0):
+        idx = touched.any(dim=axis).nonzero().flatten()
+        box.append((int(idx[0]), int(idx[-1])))
+    return box
+
+
+# ------------------------------------------------------ spec generators
+
+
+def _pair(draw, lo, hi):
+    return (draw(st.integers(lo, hi)), draw(st.integers(lo, hi)))
+
+
+def _txt(pair):
+    return f"({pair[0]}, {pair[1]})"
+
+
+@st.composite
+def window_layer(draw, strided=True):
+    """A conv or pool as spec text, with its per-axis (extent, stride, padding)."""
+    kind = draw(st.sampled_from(["conv", "maxpool", "avgpool"]))
+    k = _pair(draw, 1, 4)
+    s = _pair(draw, 1, 3) if strided else (1, 1)
+    d = _pair(draw, 1, 3) if kind != "avgpool" else (1, 1)
+    ext = tuple(di * (ki - 1) + 1 for ki, di in zip(k, d))
+    if kind == "conv":
+        p = (draw(st.integers(0, ext[0])), draw(st.integers(0, ext[1])))
+        text = f"conv({C}, k={_txt(k)}, s={_txt(s)}, p={_txt(p)}, d={_txt(d)})"
+    else:
+        p = (draw(st.integers(0, k[0] // 2)), draw(st.integers(0, k[1] // 2)))
+        ceil = draw(st.booleans())
+        text = (f"{kind}(k={_txt(k)}, s={_txt(s)}, p={_txt(p)}"
+                + (f", d={_txt(d)}" if kind == "maxpool" else "")
+                + (", ceil=true" if ceil else "") + ")")
+    return text, ext, s, p
+
+
+@st.composite
+def pointwise_layer(draw):
+    return draw(st.sampled_from(["relu", "bn", "sigmoid", "identity"]))
+
+
+def _grow(g):
+    """A conv that grows a length by g >= 0 (pads a 1- or 2-wide kernel)."""
+    return (1, g // 2) if g % 2 == 0 else (2, (g + 1) // 2)
+
+
+@st.composite
+def merge(draw):
+    """concat or add of 1-3 paths that line up by construction.
+
+    Stride-1 layers change a length by 2p - extent + 1; each path then gets
+    a conv growing it to the largest change (paths may end up centred
+    differently, which is allowed). A downsampling merge ends every path in
+    a stride-2 layer with 2p = extent - 1 (a 3x3/2 conv, a strided 1x1
+    projection, a pool), so all halve alike.
+    """
+    kind = draw(st.sampled_from(["concat", "add"]))
+    down = draw(st.booleans())
+    paths = []
+    for _ in range(draw(st.integers(1, 3))):
+        layers, delta = [], [0, 0]
+        for _ in range(draw(st.integers(0, 2))):
+            if draw(st.booleans()):
+                text, ext, _, p = draw(window_layer(strided=False))
+                delta = [dl + 2 * pi - e + 1 for dl, pi, e in zip(delta, p, ext)]
+                layers.append(text)
+            else:
+                layers.append(draw(pointwise_layer()))
+        paths.append((layers, delta))
+    target = [max(d[axis] for _, d in paths) for axis in (0, 1)]
+    body = []
+    for layers, delta in paths:
+        grow = [_grow(t - d) for t, d in zip(target, delta)]
+        if any(p for _, p in grow):
+            layers.append(f"conv({C}, k=({grow[0][0]}, {grow[1][0]}), p=({grow[0][1]}, {grow[1][1]}))")
+        if down:
+            kh, kw = draw(st.sampled_from([1, 3])), draw(st.sampled_from([1, 3]))
+            dh, dw = _pair(draw, 1, 2)
+            eh, ew = dh * (kh - 1) + 1, dw * (kw - 1) + 1
+            final = draw(st.sampled_from(["conv", "maxpool", "avgpool"]))
+            if final == "conv":
+                layers.append(f"conv({C}, k=({kh}, {kw}), s=2, p=({(eh - 1) // 2}, {(ew - 1) // 2}),"
+                              f" d=({dh}, {dw}))")
+            else:
+                layers.append(f"{final}(k=({kh}, {kw}), s=2, p=({kh // 2}, {kw // 2}))")
+        body.append("path { " + " ".join(layers) + " }")
+    text = f"{kind} {{ {' '.join(body)} }}"
+    if kind == "concat":
+        text += f" conv({C}, k=1)"  # back to C channels for the next add
+    return text
+
+
+@st.composite
+def spec(draw):
+    items = draw(st.lists(st.one_of(window_layer().map(lambda t: t[0]), pointwise_layer(),
+                                    merge()), min_size=1, max_size=6))
+    return f"network gen\ninput [{C}, 64, 64]\n" + "\n".join(items) + "\n"
+
+
+# ------------------------------------------------------------------ tests
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(spec())
+def test_field_is_the_region_with_nonzero_gradient(text):
+    try:
+        net = cnndsl.loads(text, input_shape=(C, 1024, 1024))
+    except cnndsl.CnnError:
+        assume(False)  # a trunk that shrinks the input away: not this test's business
+    rf = net.graph.nodes[net.graph.graph["output"]]["rf"]
+    assume(all(s <= 16 for s in rf.stride) and all(r + p <= 150 for r, p in zip(rf.size, rf.padding)))
+    size = tuple(2 * (r + p + 2 * s) + 8 for r, p, s in zip(rf.size, rf.padding, rf.stride))
+    net = cnndsl.loads(text, input_shape=(C, *size))
+    _, oh, ow = net.output_shape
+    unit = (oh // 2, ow // 2)
+    for j in (unit, (unit[0] + 1, unit[1] + 1)):
+        box = gradient_box(net, j)
+        for axis in (0, 1):
+            first, last = box[axis]
+            assert 0 < first and last < size[axis] - 1, "field clipped by the border: enlarge"
+            assert last - first + 1 == rf.size[axis], (text, axis, box, rf)
+            assert first == j[axis] * rf.stride[axis] - rf.padding[axis], (text, axis, box, rf)
+
+
+def _rf(net, node):
+    return net.graph.nodes[node]["rf"]
+
+
+def test_araujo_formula_on_a_chain():
+    net = cnndsl.loads("network t\ninput [1, 64, 64]\n"
+                       "conv(1, k=3, s=2, p=1) maxpool(k=2, s=2) conv(1, k=3, d=2, p=2)")
+    # r: 3, 3 + 1*2 = 5, 5 + 4*4 = 21; S: 2, 4, 4; P: 1, 1, 1 + 2*4 = 9
+    assert _rf(net, "conv_1") == ReceptiveField((3, 3), (2, 2), (1, 1))
+    assert _rf(net, "maxpool_1") == ReceptiveField((5, 5), (4, 4), (1, 1))
+    assert _rf(net, "conv_2") == ReceptiveField((21, 21), (4, 4), (9, 9))
+
+
+def test_axes_are_separate():
+    net = cnndsl.loads("network t\ninput [1, 32, 32]\nconv(1, k=(5, 1), s=(1, 2))")
+    assert _rf(net, "conv_1") == ReceptiveField((5, 1), (1, 2), (0, 0))
+
+
+def test_merge_takes_the_largest_aligned_path_and_does_not_warn():
+    net = cnndsl.load("specs/googlenet.cnn")
+    assert not [w for w in net.warnings if w.code == "W0301"]
+    # b3's first inception: paths of 27 (1x1), 43 (3x3), 59 (5x5) at stride 8
+    assert _rf(net, "b3.inception_1.concat_1") == ReceptiveField((59, 59), (8, 8), (29, 29))
+
+
+MISALIGNED = ("network t\ninput [2, 32, 32]\n"
+              "concat { path a { conv(2, k=1, s=2) } path b { conv(2, k=(1, 2), s=2) } }\n"
+              "conv(2, k=3)\n")
+
+
+def test_misaligned_paths_warn_and_name_both_paths():
+    # Equal sizes at stride 1 imply equal centres (centre*2 = r - 1 - 2P = minus
+    # the size change), so misalignment needs a stride: a 1x1/2 and a 2-wide/2
+    # conv both halve an even width, centred on pixels 0 and 0.5.
+    net = cnndsl.loads(MISALIGNED)
+    warnings = [w for w in net.warnings if w.code == "W0301"]
+    assert len(warnings) == 1 and warnings[0].severity == "warning"
+    text = warnings[0].label + " ".join(warnings[0].notes)
+    assert "`a`" in text and "`b`" in text and "width" in text and "centre 0.5" in text
+    # the union of [0, 0] and [0, 1] in width, then a 3x3 at stride 2
+    assert _rf(net, "concat_1") == ReceptiveField((1, 2), (2, 2), (0, 0))
+    assert _rf(net, "conv_1") == ReceptiveField((5, 6), (2, 2), (0, 0))
+
+
+# At stride 3 (sizes agree for n = 1 mod 3) the fields [-1, -1] and [0, 0]
+# stick out on opposite sides: the union, [-1, 0], is larger than either.
+STICKING_OUT = ("network t\ninput [2, 31, 31]\n"
+                "concat { path a { conv(2, k=1, s=3, p=1) } path b { conv(2, k=1, s=3) } }\n"
+                "conv(2, k=3)\n")
+
+
+def test_union_of_paths_sticking_out_on_both_sides():
+    net = cnndsl.loads(STICKING_OUT)
+    assert _rf(net, "concat_1") == ReceptiveField((2, 2), (3, 3), (1, 1))
+    assert [w.code for w in net.warnings] == ["W0301"]
+
+
+@pytest.mark.parametrize("text", [MISALIGNED, STICKING_OUT])
+def test_misaligned_union_is_the_region_with_nonzero_gradient(text):
+    net = cnndsl.loads(text, input_shape=(C, 40, 40))  # 40: even and 1 mod 3
+    rf = _rf(net, "conv_1")
+    for j in ((5, 5), (6, 6)):
+        box = gradient_box(net, j)
+        for axis in (0, 1):
+            start = j[axis] * rf.stride[axis] - rf.padding[axis]
+            assert box[axis] == (start, start + rf.size[axis] - 1)
+
+
+def test_a_merge_in_a_block_warns_once():
+    net = cnndsl.loads("network t\ninput [2, 64, 64]\nblock b() { concat { path a { conv(2, k=1, s=2) } "
+                       "path b { conv(2, k=(1, 2), s=2) } } }\nrepeat 3 { b() }")
+    assert [w.code for w in net.warnings] == ["W0301"]
+
+
+def test_paths_with_different_strides_warn():
+    net = cnndsl.loads("network t\ninput [1, 32, 32]\n"
+                       "add { path { conv(1, k=1, s=2) } path { conv(1, k=1, s=4, p=15) } }\n"
+                       "add { path { conv(1, k=3, s=1, p=1) } path { maxpool(k=3, s=1, p=1, ceil=true) } }")
+    assert [w.code for w in net.warnings] == ["W0301"]
+
+
+def test_after_global_pool_flatten_or_linear_the_field_is_the_whole_input():
+    net = cnndsl.load("specs/resnet18.cnn")
+    for node in ("head.global_avgpool_1", "head.flatten_1", "head.linear_1"):
+        assert _rf(net, node) == WHOLE_INPUT
+    doc = net.to_json()
+    layers = {layer["name"]: layer for layer in doc["layers"]}
+    assert layers["head.linear_1"]["rf"] == "global" and doc["rf"] == "global"
+    assert layers["stem.conv_1"]["rf"] == {"size": [7, 7], "stride": [2, 2], "padding": [3, 3]}
+
+
+def test_torchvision_resnet50_last_block():
+    # By hand: stem 7/2 then 3/2 pool: r 11, S 4, P 5. Each bottleneck's 3x3
+    # adds 2*S (the stride sits on the 3x3, as in torchvision): layer1 3x8 -> 35;
+    # layer2 8 + 3x16 -> 91 at S 8; layer3 16 + 5x32 -> 267 at S 16;
+    # layer4 32 + 2x64 -> 427 at S 32. P = (r - 1) / 2 for these centred layers.
+    net = cnndsl.load("specs/resnet50.cnn")
+    assert _rf(net, "layer4.bottleneck_3.relu_1") == ReceptiveField((427, 427), (32, 32), (213, 213))
