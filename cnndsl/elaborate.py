@@ -21,6 +21,7 @@ import networkx as nx
 
 from . import nodes as n
 from .diagnostics import CnnError, Diagnostic, Sources, Span, suggest
+from .blocks import call_values, collect_blocks, recursion_errors, shortened
 from .expressions import POISON, EvalError, Poisoned, ShapeValue, evaluate, length, plain_value
 from .ops import INPUT, NAMES, ArgError, Op, ShapeError
 
@@ -77,21 +78,22 @@ class Elaborator:
         self.graph = nx.DiGraph()
         self.diagnostics: list[Diagnostic] = []
         self.reported: set[Diagnostic] = set()
-        self.blocks = {}
+        self.blocks: dict[str, n.Block] = {}
         self.steps = 0
         self.max_steps = 10 * max_nodes + 10_000
 
     # --------------------------------------------------------------- driver
     def run(self) -> nx.DiGraph:
         p = self.program
-        self._collect_blocks()
+        self.blocks, found = collect_blocks(p)
+        self.diagnostics += found
         env = self._network_params()
         g = self.graph
         g.graph.update(name=p.name, settings=dict(env), file=p.span.file)
         shape = self._input_shape(env)
         g.graph["input"] = shape
         if not self.diagnostics:
-            self._recursion_check()
+            self.diagnostics += recursion_errors(self.blocks)
         if self.diagnostics:
             raise self._failure()
         g.add_node("input", op=INPUT, args={"shape": shape}, inputs=[], shape=shape,
@@ -113,55 +115,13 @@ class Elaborator:
         return err
 
     def _error(self, code, message, span, label="", help="", notes=(), frame=None):
-        chain = _shortened(frame.chain) if frame else ()
+        chain = shortened(frame.chain) if frame else ()
         d = Diagnostic(code, message, span, label, tuple(notes) + chain, help)
         # A loop or a block called many times repeats its errors word for
         # word: report each once.
         if d not in self.reported:
             self.reported.add(d)
             self.diagnostics.append(d)
-
-    def _collect_blocks(self):
-        for b in self.program.blocks:
-            if b.name in self.blocks:
-                first = self.blocks[b.name]
-                self._error("E0210", f"block `{b.name}` is defined twice", b.name_span,
-                            "defined again here", notes=(f"first defined at {first.name_span}",))
-            elif b.name in NAMES:
-                self._error("E0210", f"block `{b.name}` has the name of a built-in layer",
-                            b.name_span, help="rename the block")
-            else:
-                self.blocks[b.name] = b
-            seen = set()
-            for prm in b.params:
-                if prm.name in seen:
-                    self._error("E0210", f"parameter `{prm.name}` of block `{b.name}` is "
-                                "declared twice", prm.span)
-                seen.add(prm.name)
-
-    def _recursion_check(self):
-        calls = nx.DiGraph()
-        for b in self.blocks.values():
-            calls.add_node(b.name)
-            for layer in _layers_in(b.body):
-                if layer.name in self.blocks:
-                    calls.add_edge(b.name, layer.name, span=layer.name_span)
-        # One cycle per strongly connected component: listing every simple
-        # cycle (nx.simple_cycles) takes exponential time on blocks that all
-        # call each other.
-        for component in sorted(nx.strongly_connected_components(calls), key=min):
-            start = min(component)
-            if len(component) == 1 and not calls.has_edge(start, start):
-                continue
-            cycle = [u for u, _ in nx.find_cycle(calls.subgraph(component), start)]
-            cycle = cycle[cycle.index(min(cycle)):] + cycle[:cycle.index(min(cycle))]
-            path = cycle + [cycle[0]]
-            span = calls.edges[path[-2], path[-1]]["span"]
-            text = " -> ".join(f"`{c}`" for c in path)
-            msg = (f"block `{cycle[0]}` calls itself" if len(cycle) == 1
-                   else f"blocks call each other in a cycle: {text}")
-            self._error("E0208", msg, span, "recursive call",
-                        help="blocks are expanded at compile time; use `repeat` or `for`")
 
     def _network_params(self) -> dict:
         env = {}
@@ -459,7 +419,7 @@ class Elaborator:
             return None
         self._check_depth(depth, s.span, frame)
         call = self._text(s.span)
-        note = f"in block `{call}`{_values(s, block, env)}, called from {s.span}"
+        note = f"in block `{call}`{call_values(s, block, env)}, called from {s.span}"
         inner = Frame(env, {}, cur, (note,) + frame.chain, frame.blocks + (block.name,))
         return self._body(block.body, cur, scope.child("block", name, call), inner, depth + 1)
 
@@ -507,59 +467,6 @@ class Elaborator:
             if i is not None:
                 g.add_edge(i, node_id)
         return node_id if shape is not None else None
-
-
-def _values(s: n.Layer, block: n.Block, env: dict) -> str:
-    """` with c = 64, stride = 2` when a call's arguments are not all literals,
-    so a note says which values the failing call had."""
-    def literal(e) -> bool:
-        return isinstance(e, n.Const) or isinstance(e, n.Seq) and all(map(literal, e.items))
-
-    if all(literal(a.value) for a in s.args):
-        return ""
-    shown = []
-    for prm in block.params:
-        v = env.get(prm.name)
-        if v is not POISON:
-            text = _show(v)
-            shown.append(f"{prm.name} = {text if len(text) <= 40 else text[:37] + '...'}")
-    return " with " + ", ".join(shown) if shown else ""
-
-
-def _show(v) -> str:
-    """A value as the spec would write it."""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, tuple):
-        return "(" + ", ".join(_show(x) for x in v[:20]) + (", ..." if len(v) > 20 else "") + ")"
-    if isinstance(v, str):
-        return f'"{v}"'
-    if isinstance(v, (int, float, range)):
-        return repr(v)
-    return "in" if isinstance(v, ShapeValue) else type(v).__name__
-
-
-def _shortened(chain: tuple, keep: int = 3) -> tuple:
-    """The innermost and outermost calls of a long chain, the middle counted."""
-    if len(chain) <= 2 * keep + 1:
-        return chain
-    middle = len(chain) - 2 * keep
-    return chain[:keep] + (f"... and {middle} more enclosing block calls",) + chain[-keep:]
-
-
-def _layers_in(body):
-    """Every Layer statement in a body, at any depth."""
-    for s in body:
-        if isinstance(s, n.Layer):
-            yield s
-        elif isinstance(s, (n.Stage, n.Repeat, n.For)):
-            yield from _layers_in(s.body)
-        elif isinstance(s, n.Merge):
-            for p in s.paths:
-                yield from _layers_in(p.body)
-        elif isinstance(s, n.If):
-            yield from _layers_in(s.then)
-            yield from _layers_in(s.orelse)
 
 
 def elaborate(program: n.Program, sources: Sources, overrides: dict | None = None,
