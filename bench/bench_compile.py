@@ -73,12 +73,36 @@ def paired(a, b, x, reps: int) -> tuple[float, float, float]:
     return statistics.median(ta), statistics.median(tb), statistics.median(ratios)
 
 
-def _pair(name):
+def share_weights(src, dst) -> None:
+    """Make dst's parameters and buffers the very tensors of src.
+
+    Paired by order, as transfer_weights pairs them. Without this, the two
+    sides' weights sit wherever the allocator put them, and on glibc that
+    depends on the process's allocation history (the dynamic mmap
+    threshold): pinning MALLOC_MMAP_THRESHOLD_ moved the compiled/reference
+    ratio of the very same code between 0.84 and 1.05. With shared weights
+    only the forward code differs.
+    """
+    for kind in ("parameters", "buffers"):
+        pairs = zip(getattr(src, f"named_{kind}")(), getattr(dst, f"named_{kind}")())
+        for (_, tensor), (name, old) in pairs:
+            assert tensor.shape == old.shape, name
+            owner, _, attr = name.rpartition(".")
+            module = dst.get_submodule(owner)
+            if kind == "parameters":
+                setattr(module, attr, tensor)
+            else:
+                module._buffers[attr] = tensor
+
+
+def _pair(name, own_weights=False):
     build, spec, shape = MODELS[name]
     net = cnndsl.load(ROOT / "specs" / spec)
     reference = build().eval()
     compiled = net.to_module().eval()
     cnndsl.transfer_weights(reference, compiled)
+    if not own_weights:
+        share_weights(reference, compiled)
     return net, reference, compiled, shape
 
 
@@ -97,6 +121,9 @@ def main() -> None:
                         help="also time the reference against a copy of itself: the noise floor")
     parser.add_argument("--batches", nargs="+", type=int, default=[1, 8])
     parser.add_argument("--no-build", action="store_true", help="skip the build-time rows")
+    parser.add_argument("--own-weights", action="store_true",
+                        help="give each module its own weight tensors (copies) instead of "
+                             "sharing the reference's: then allocator placement shows in the ratio")
     args = parser.parse_args()
     global SYNC
     if args.threads:
@@ -112,12 +139,14 @@ def main() -> None:
     print("|------------------------------|------:|----------:|----------:|-------:|--------------|")
     with torch.inference_mode():
         for name in args.only:
-            net, reference, compiled, shape = _pair(name)
+            net, reference, compiled, shape = _pair(name, args.own_weights)
             reference, compiled = reference.to(args.device), compiled.to(args.device)
             goal = 1.10 if name == "lenet" else 1.03
             # LeNet calls take ~0.1 ms: many more pairs, each still one call per side.
             reps = args.reps * 200 if name == "lenet" else args.reps
             twin = copy.deepcopy(reference)
+            if not args.own_weights:
+                share_weights(reference, twin)
             for batch in args.batches:
                 x = torch.randn(batch, *shape, device=args.device)
                 t_ref, t_new, ratio = paired(reference, compiled, x, reps)
