@@ -136,6 +136,15 @@ def loads(text: str, file: str = "<spec>", *, input_shape: tuple | None = None,
 
 def load(path: str | Path, *, input_shape: tuple | None = None,
          max_nodes: int = DEFAULT_MAX_NODES, **params) -> Network:
-    """Check the spec at ``path``; keyword arguments override network parameters."""
+    """Check the spec at ``path``; keyword arguments override network parameters.
+
+    >>> import pathlib, tempfile
+    >>> spec = pathlib.Path(tempfile.mkdtemp()) / "tiny.cnn"
+    >>> _ = spec.write_text("network tiny(c = 4)\\ninput [1, 8, 8]\\nconv(c, k=3)")
+    >>> load(spec, c=2).output_shape
+    (2, 6, 6)
+    >>> load(spec, input_shape=(1, 5, 5)).output_shape
+    (4, 3, 3)
+    """
     file, text = read_spec(path)
     return loads(text, file, input_shape=input_shape, max_nodes=max_nodes, **params)
