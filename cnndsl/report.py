@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 from .ops.base import fmt_shape
+from .units import si as _si
 
 WIDTH = 100
 
 
 def _num(v: int) -> str:
     return f"{v:,}"
-
-
-def _si(v: int, unit: str = "") -> str:
-    """3 significant digits with a decimal prefix: 1504878688 -> 1.50G."""
-    for prefix, scale in (("T", 10**12), ("G", 10**9), ("M", 10**6), ("K", 10**3)):
-        if v >= scale * 0.9995:
-            x = v / scale
-            digits = 2 if x < 9.995 else 1 if x < 99.95 else 0
-            return f"{x:.{digits}f}{prefix}{unit}"
-    return f"{v}{unit}"
 
 
 def _rf(field) -> str:

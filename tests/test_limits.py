@@ -209,7 +209,7 @@ def test_a_module_that_does_not_fit_is_refused_before_torch(monkeypatch):
     with pytest.raises(CnnError) as info:
         net.to_module()
     (d,) = info.value.diagnostics
-    assert d.code == "E0404" and "12,587,008 parameters and buffers need 50.3 MB" in d.message
+    assert d.code == "E0404" and "12,587,008 parameters and buffers need 50.3MB" in d.message
 
 
 def test_a_trillion_parameters_check_statically():

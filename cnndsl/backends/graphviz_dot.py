@@ -20,6 +20,7 @@ from __future__ import annotations
 import html
 
 from ..ops.base import GLOBAL, fmt_shape
+from ..units import si as _si
 from .diagram import Diagram, DrawOptions, Item
 
 __all__ = ["DrawOptions", "DotMissing", "FORMATS", "SHOW", "format_for", "render", "to_dot"]
@@ -38,15 +39,6 @@ SHORTCUT = "#3c78d8"
 ERROR = "#cc0000"
 ERROR_FILL = "#f4cccc"
 FONT = "Helvetica"
-
-
-def _si(v: int) -> str:
-    """1234567 -> '1.23M': three significant digits, as tables in papers do."""
-    for unit, size in (("G", 10**9), ("M", 10**6), ("K", 10**3)):
-        if v >= size:
-            x = v / size
-            return f"{x:.{2 if x < 10 else 1 if x < 100 else 0}f}{unit}"
-    return str(v)
 
 
 def _rf_text(rf) -> str:

@@ -176,6 +176,9 @@ class Op:
     # Acts only while training (dropout): pointless, says the lint pass,
     # where no learnable layer follows it.
     training_only: ClassVar[bool] = False
+    # Pools exist to summarise every pixel: the lint pass warns when the
+    # stride leaves real pixels unread (a strided conv may skip them on purpose).
+    warn_unread_pixels: ClassVar[bool] = False
     # What autograd keeps for backward (cnndsl.passes.memory): "input", "output",
     # "mask" (one byte per output element) or "indices" (int64 per output element).
     # None means undeclared, which the registry test refuses.

@@ -12,7 +12,7 @@ class _Pool(Op):
     shape_doc = ("CxHxW -> CxH'xW', per axis n' = floor((n + 2p - d(k-1) - 1) / s) + 1 "
                  "(ceil=true rounds up, but no window starts in the right padding)")
     saved = ("input",)
-    kind = ""
+    warn_unread_pixels = True
 
     def validate(self, a):
         if a["stride"] is None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 
 from ..diagnostics import Diagnostic
+from ..units import si
 
 BYTES_PER_ELEMENT = 4  # float32
 
@@ -43,15 +44,6 @@ def memory_available() -> int | None:
         return None
 
 
-def fmt_bytes(n: int) -> str:
-    """Decimal units, as the summary's memory line: 4000000000 -> 4.0 GB."""
-    for unit, scale in (("PB", 10**15), ("TB", 10**12), ("GB", 10**9), ("MB", 10**6),
-                        ("KB", 10**3)):
-        if n >= scale:
-            return f"{n / scale:,.1f} {unit}"
-    return f"{n} B"
-
-
 def parameter_bytes(graph) -> int:
     """Bytes of a module's parameters and buffers at float32."""
     return (graph.graph["params"] + graph.graph["buffers"]) * BYTES_PER_ELEMENT
@@ -72,9 +64,9 @@ def module_fits(graph, budget: int | None = None, severity: str = "error") -> Di
     error = severity == "error"
     return Diagnostic(
         "E0404" if error else "W0401",
-        f"the module's {count:,} parameters and buffers need {fmt_bytes(need)}, more than the "
-        f"{fmt_bytes(budget)} of memory available", data["span"],
-        f"the largest layer: {size:,} ({fmt_bytes(size * BYTES_PER_ELEMENT)})",
+        f"the module's {count:,} parameters and buffers need {si(need, 'B')}, more than the "
+        f"{si(budget, 'B')} of memory available", data["span"],
+        f"the largest layer: {size:,} ({si(size * BYTES_PER_ELEMENT, 'B')})",
         notes=tuple(data["chain"]),
         help="use fewer or narrower layers" if error else
         "`check` works on it, but building the module (compile, to_module) will be refused",

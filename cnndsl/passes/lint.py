@@ -67,7 +67,7 @@ def run(graph) -> list[Diagnostic]:
     for node, data in graph.nodes(data=True):
         op = data["op"]
         found = None
-        if op.family == "pool" and data["inputs"]:
+        if op.warn_unread_pixels and data["inputs"]:
             found = _pool_warning(data, graph.nodes[data["inputs"][0]]["shape"])
         elif op.training_only:
             if learnable_after is None:
