@@ -116,12 +116,17 @@ class Sources:
     """The text of every file a run read, so diagnostics can quote it."""
 
     texts: dict[str, str] = field(default_factory=dict)
+    # Split once per file: the elaborator quotes a line for every block call.
+    _lines: dict[str, list[str]] = field(default_factory=dict, init=False, repr=False,
+                                         compare=False)
 
     def line(self, file: str, number: int) -> str | None:
-        text = self.texts.get(file)
-        if text is None:
-            return None
-        lines = text.splitlines()
+        lines = self._lines.get(file)
+        if lines is None:
+            text = self.texts.get(file)
+            if text is None:
+                return None
+            lines = self._lines[file] = text.splitlines()
         return lines[number - 1] if 0 < number <= len(lines) else ""
 
 

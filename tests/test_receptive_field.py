@@ -319,3 +319,11 @@ def test_torchvision_resnet50_last_block():
     # layer4 32 + 2x64 -> 427 at S 32. P = (r - 1) / 2 for these centred layers.
     net = cnndsl.load("specs/resnet50.cnn")
     assert _rf(net, "layer4.bottleneck_3.relu_1") == ReceptiveField((427, 427), (32, 32), (213, 213))
+
+
+def test_unaligned_warning_names_paths_not_a_stage_before_the_merge():
+    # The empty path's tensor comes from stage `s`: it is still "an empty path".
+    net = cnndsl.loads("network t\ninput [1, 1, 1]\nstage s { conv(4, k=1) }\n"
+                       "concat { path { conv(4, k=1, s=2) } path { } }\n")
+    (w,) = [w for w in net.warnings if w.code == "W0301"]
+    assert w.label == "`path_1` and an empty path see regions with different strides"

@@ -89,6 +89,8 @@ class Diagram:
         self.diagnostics = [d for d in diagnostics if d.severity == "error"]
         self.items: dict[str, Item] = {}
         self.item_of: dict[str, str] = {}
+        self._paths: dict[str, list[list]] = {}
+        self._by_scope: dict | None = None
         self.shortcut_edges = self._shortcuts()
         self.unplaced: list = []  # errors no layer stands for (a bad argument)
         self.failing = self._failing()
@@ -105,16 +107,27 @@ class Diagram:
 
     def paths(self, m) -> list[list]:
         """Per input of merge ``m``: the nodes of its path, in order (empty: the identity)."""
-        g, scope = self.g, self._scope_of(m)
-        depth, out = len(scope), []
-        for i in g.nodes[m]["inputs"]:
-            inner = self._scope_of(i) if i is not None else ()
-            if len(inner) > depth and inner[:depth] == scope:
-                prefix = inner[: depth + 1]
-                out.append([v for v in g.nodes if self._scope_of(v)[: depth + 1] == prefix])
-            else:
-                out.append([])
-        return out
+        if m not in self._paths:
+            scope = self._scope_of(m)
+            depth, out = len(scope), []
+            for i in self.g.nodes[m]["inputs"]:
+                inner = self._scope_of(i) if i is not None else ()
+                if len(inner) > depth and inner[:depth] == scope:
+                    out.append(self._members()[inner[: depth + 1]])
+                else:
+                    out.append([])
+            self._paths[m] = out
+        return self._paths[m]
+
+    def _members(self) -> dict:
+        """Scope prefix -> its nodes in spec order; built once (one walk, not one per merge)."""
+        if self._by_scope is None:
+            self._by_scope = {}
+            for v in self.g.nodes:
+                scope = self._scope_of(v)
+                for k in range(1, len(scope) + 1):
+                    self._by_scope.setdefault(scope[:k], []).append(v)
+        return self._by_scope
 
     def _shortcuts(self) -> set:
         """Graph edges (u, v) on residual shortcut paths, identity or projection.

@@ -81,13 +81,13 @@ def union(fields: list[ReceptiveField]) -> ReceptiveField:
     return ReceptiveField(tuple(size), tuple(stride), tuple(padding))
 
 
-def _path_name(merge: str, source: str) -> str:
-    """The path of ``merge`` that ends in node ``source``, as users named it."""
-    prefix = merge.rsplit(".", 1)[0] + "." if "." in merge else ""
-    if source.startswith(prefix) and source != merge:
-        rest = source[len(prefix):].split(".")
-        if len(rest) > 1:
-            return rest[0]
+def _path_name(merge_data: dict, source_data: dict) -> str:
+    """The path of a merge that ends in ``source``, as users named it: the
+    source's scope one level below the merge's, if that level is a path."""
+    depth = len(merge_data["scope"])
+    scope = source_data["scope"]
+    if scope[:depth] == merge_data["scope"] and len(scope) > depth and scope[depth][0] == "path":
+        return f"`{scope[depth][1]}`"
     return "an empty path"
 
 
@@ -97,17 +97,20 @@ def _fmt_axis(f: ReceptiveField, axis: int) -> str:
     return f"size {f.size[axis]}, stride {f.stride[axis]}, centre {centre}"
 
 
-def _misaligned(merge: str, data: dict, fields: list[ReceptiveField]) -> Diagnostic | None:
+def _misaligned(nodes, data: dict, fields: list[ReceptiveField]) -> Diagnostic | None:
     first = fields[0]
     for source, f in zip(data["inputs"][1:], fields[1:]):
         for axis, axis_name in ((0, "height"), (1, "width")):
             if (f.stride[axis], f.centre2()[axis]) != (first.stride[axis],
                                                        first.centre2()[axis]):
-                a, b = _path_name(merge, data["inputs"][0]), _path_name(merge, source)
-                a, b = (f"`{x}`" if x != "an empty path" else x for x in (a, b))
+                a = _path_name(data, nodes[data["inputs"][0]])
+                b = _path_name(data, nodes[source])
+                differ = ("strides and centres" if f.stride[axis] != first.stride[axis]
+                          and f.centre2()[axis] != first.centre2()[axis] else
+                          "strides" if f.stride[axis] != first.stride[axis] else "centres")
                 return Diagnostic(
                     "W0301", "the receptive fields of these paths are not aligned",
-                    data["span"], f"{a} and {b} see regions centred differently",
+                    data["span"], f"{a} and {b} see regions with different {differ}",
                     notes=(f"in {axis_name}, {a} has {_fmt_axis(first, axis)} "
                            f"(in input pixels, for output unit 0)",
                            f"in {axis_name}, {b} has {_fmt_axis(f, axis)}")
@@ -131,7 +134,7 @@ def run(graph) -> list[Diagnostic]:
             data["rf"] = WHOLE_INPUT
             continue
         if len(fields) > 1:
-            found = _misaligned(node, data, fields)
+            found = _misaligned(nodes, data, fields)
             if found is not None and found.span not in warned_at:
                 warned_at.add(found.span)  # once per merge in the source, at its first call
                 warnings.append(found)
