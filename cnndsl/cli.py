@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 import gc
 import json
 import os
@@ -121,31 +122,28 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _load(args):
-    from .network import load  # noqa: PLC0415 (kept out of argument parsing)
+    from .network import load  # noqa: PLC0415 (network pulls in the passes)
     dims, settings = _input(args.input), _settings(args.set)
+    options = dict(max_nodes=args.max_nodes, dtype=getattr(args, "dtype", "float32"))
     if _symbols(dims) is None:
-        return load(args.spec, input_shape=dims, max_nodes=args.max_nodes, **settings)
+        return load(args.spec, input_shape=dims, **options, **settings)
     # Named axes: elaborate at the spec's own size for them (formulas come after).
-    net = load(args.spec, max_nodes=args.max_nodes, **settings)
+    net = load(args.spec, **options, **settings)
     if len(net.input_shape) != 3:
         raise UsageError(f"{args.spec} takes a flat input; --input names only spatial axes")
     shape = tuple(own if isinstance(d, str) else d for d, own in zip(dims, net.input_shape))
     if shape == net.input_shape:
         return net
-    return load(args.spec, input_shape=shape, max_nodes=args.max_nodes, **settings)
+    return load(args.spec, input_shape=shape, **options, **settings)
 
 
 def _check(args) -> int:
     from . import report, symbolic  # noqa: PLC0415
-    from .passes import memory  # noqa: PLC0415
-
     # Everything built here lives until the process exits: the cyclic garbage
     # collector would only rescan it (about 2x on a 100,000-layer spec,
     # bench/bench_check.py). Reference counting still frees temporaries.
     gc.disable()
     net = _load(args)
-    if args.dtype != "float32":
-        memory.run(net.graph, args.dtype)
     symbols = _symbols(_input(args.input))
     formulas = symbolic.formulas(net.graph) if symbols or args.min_input else None
     sizes = symbolic.valid_sizes(net.graph, formulas) if args.min_input else None
@@ -221,14 +219,18 @@ def _compile(args) -> int:
     from .files import OutputError, atomic_write  # noqa: PLC0415
 
     net = _load(args)
-    module = net.to_module(optimize=args.optimize)
+
+    @functools.cache
+    def module():  # built only for the exports that need a live module
+        return net.to_module(optimize=args.optimize)
+
     outputs = []
     if args.output or not (args.onnx or args.torchscript):
         outputs.append((args.output, lambda: net.to_source(optimize=args.optimize)))
     if args.onnx:
-        outputs.append((args.onnx, lambda: tm.onnx_bytes(module, net.input_shape)))
+        outputs.append((args.onnx, lambda: tm.onnx_bytes(module(), net.input_shape)))
     if args.torchscript:
-        outputs.append((args.torchscript, lambda: tm.torchscript_bytes(module)))
+        outputs.append((args.torchscript, lambda: tm.torchscript_bytes(module())))
     for target, make in outputs:
         if target is None:
             sys.stdout.write(make())

@@ -24,6 +24,7 @@ from .diagnostics import CnnError, Diagnostic, Sources, Span, suggest
 from .blocks import call_values, collect_blocks, recursion_errors, shortened
 from .expressions import POISON, EvalError, Poisoned, ShapeValue, evaluate, length, plain_value
 from .ops import INPUT, NAMES, ArgError, Op, ShapeError
+from .ops.base import fmt_shape
 
 DEFAULT_MAX_NODES = 1_000_000
 MAX_DEPTH = 100  # nested block calls, stages and paths
@@ -458,8 +459,8 @@ class Elaborator:
             else:
                 if any(d < 1 for d in shape):
                     self._error("E0304", f"`{op.name}` output would be empty "
-                                f"({'x'.join(map(str, shape))})", span,
-                                f"input is {'x'.join(map(str, shapes[0]))}", frame=frame)
+                                f"({fmt_shape(shape)})", span, f"input is {fmt_shape(shapes[0])}",
+                                frame=frame)
                     shape = None
         g.add_node(node_id, op=op, args=args, inputs=list(inputs), shape=shape, span=span,
                    scope=scope.kinds, chain=frame.chain, name=node_id)

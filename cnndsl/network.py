@@ -103,7 +103,8 @@ class Network:
         return bundle
 
     def __repr__(self) -> str:
-        shape = "x".join(map(str, self.output_shape))
+        from .ops.base import fmt_shape
+        shape = fmt_shape(self.output_shape)
         return f"<Network {self.name}: {len(self.layers())} layers, {self.params:,} params -> {shape}>"
 
 
@@ -125,17 +126,21 @@ def read_spec(path: str | Path) -> tuple[str, str]:
 
 
 def loads(text: str, file: str = "<spec>", *, input_shape: tuple | None = None,
-          max_nodes: int = DEFAULT_MAX_NODES, **params) -> Network:
-    """Check spec text; raise :class:`CnnError` with every diagnostic if it is wrong."""
+          max_nodes: int = DEFAULT_MAX_NODES, dtype: str = "float32", **params) -> Network:
+    """Check spec text; raise :class:`CnnError` with every diagnostic if it is wrong.
+
+    ``dtype`` is the element type memory figures are counted in.
+    """
     sources = Sources({file: text})
     program = parse(text, file)
     graph = elaborate(program, sources, params, input_shape, max_nodes)
+    graph.graph["dtype"] = dtype
     warnings = run_all(graph)
     return Network(graph, sources, warnings)
 
 
 def load(path: str | Path, *, input_shape: tuple | None = None,
-         max_nodes: int = DEFAULT_MAX_NODES, **params) -> Network:
+         max_nodes: int = DEFAULT_MAX_NODES, dtype: str = "float32", **params) -> Network:
     """Check the spec at ``path``; keyword arguments override network parameters.
 
     >>> import pathlib, tempfile
@@ -147,4 +152,4 @@ def load(path: str | Path, *, input_shape: tuple | None = None,
     (4, 3, 3)
     """
     file, text = read_spec(path)
-    return loads(text, file, input_shape=input_shape, max_nodes=max_nodes, **params)
+    return loads(text, file, input_shape=input_shape, max_nodes=max_nodes, dtype=dtype, **params)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from math import lcm
 
 from .ops import GLOBAL
+from .ops.base import window_out
 
 SCAN_LIMIT = 1 << 16  # largest size searched for a first valid input
 
@@ -37,7 +38,7 @@ class Length:
     def through(self, k: int, s: int, p: int, ceil: bool) -> "Length":
         """The length after a window of extent k, stride s, padding p."""
         if self.const is not None:
-            return Length(const=_window_out(self.const, k, s, p, ceil))
+            return Length(const=window_out(self.const, k, s, p, 1, ceil))  # k is the extent
         terms = set()
         for b, m in self.terms:
             if ceil:  # ceil((n + 2p - k) / s) + 1  and  ceil((n + p) / s)
@@ -57,12 +58,6 @@ class Length:
             return str(self.const)
         parts = [_term(b, m, symbol) for b, m in self.terms]
         return parts[0] if len(parts) == 1 else f"min({', '.join(parts)})"
-
-
-def _window_out(n, k, s, p, ceil):
-    if not ceil:
-        return (n + 2 * p - k) // s + 1
-    return min(-((n + 2 * p - k) // -s) + 1, -((n + p) // -s))
 
 
 def _prune(terms: set) -> tuple:

@@ -297,6 +297,11 @@ def spatial(shape: Shape, op: str) -> Shape:
     return shape
 
 
+def extent(k: int, d: int = 1) -> int:
+    """The span of a kernel of size k with dilation d: d*(k-1)+1."""
+    return d * (k - 1) + 1
+
+
 def window_out(n: int, k: int, s: int, p: int, d: int = 1, ceil: bool = False) -> int:
     """Output length of a sliding window, exactly as torch computes it.
 
@@ -304,8 +309,7 @@ def window_out(n: int, k: int, s: int, p: int, d: int = 1, ceil: bool = False) -
     extent d*(k-1)+1; with ceil mode, torch rounds up but drops a last
     window that would start inside the right padding.
     """
-    extent = d * (k - 1) + 1
-    span = n + 2 * p - extent
+    span = n + 2 * p - extent(k, d)
     out = (span + (s - 1 if ceil else 0)) // s + 1
     if ceil and (out - 1) * s >= n + p:
         out -= 1

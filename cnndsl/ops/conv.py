@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import (GLOBAL, Arg, ArgError, Bool, Ctor, Int, Op, Pair, ShapeError, Window,
+from .base import (GLOBAL, Arg, ArgError, Bool, Ctor, Int, Op, Pair, ShapeError, Window, extent,
                    fmt_shape, numel, register, spatial, window_out)
 
 
@@ -38,9 +38,9 @@ class Conv(Op):
         out = []
         for n, k, s, p, d, axis in zip((h, w), a["kernel"], a["stride"], a["padding"],
                                        a["dilation"], ("height", "width")):
-            extent = d * (k - 1) + 1
-            if n + 2 * p < extent:
-                raise ShapeError(f"kernel {extent} is larger than the padded input {axis} "
+            span = extent(k, d)
+            if n + 2 * p < span:
+                raise ShapeError(f"kernel {span} is larger than the padded input {axis} "
                                  f"{n + 2 * p}", label=f"input is {fmt_shape(ins[0])}",
                                  help="lower the kernel or add padding")
             out.append(window_out(n, k, s, p, d))
@@ -59,7 +59,7 @@ class Conv(Op):
         return numel(out) if a["bias"] else 0  # bias additions
 
     def window(self, a):
-        k = tuple(d * (k - 1) + 1 for k, d in zip(a["kernel"], a["dilation"]))
+        k = tuple(map(extent, a["kernel"], a["dilation"]))
         return Window(k, a["stride"], a["padding"])
 
     def torch(self, a, ins, out):

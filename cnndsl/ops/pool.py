@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .base import (GLOBAL, Arg, ArgError, Bool, Ctor, Op, Pair, ShapeError, Window, fmt_shape,
-                   numel, register, spatial, window_out)
+from .base import (GLOBAL, Arg, ArgError, Bool, Ctor, Op, Pair, ShapeError, Window, extent,
+                   fmt_shape, numel, register, spatial, window_out)
 from .conv import _one
 
 
@@ -38,7 +38,7 @@ class _Pool(Op):
         return numel(out) * kh * kw  # one compare or add per window element
 
     def window(self, a):
-        k = tuple(d * (k - 1) + 1 for k, d in zip(a["kernel"], a["dilation"]))
+        k = tuple(map(extent, a["kernel"], a["dilation"]))
         return Window(k, a["stride"], a["padding"], a["ceil"])
 
     def _kwargs(self, a):
@@ -139,19 +139,15 @@ class AdaptiveAvgPool(Op):
         return numel(ins[0])  # every input element is added once (fvcore counts the same)
 
     def window(self, a):
-        return GLOBAL if a["size"] == (1, 1) else _adaptive_window()
+        # Adaptive windows vary in size across the output; reported as global,
+        # which is exact for 1x1 and an upper bound otherwise.
+        return GLOBAL
 
     def torch(self, a, ins, out):
         return Ctor("AdaptiveAvgPool2d", (_one(a["size"]),))
 
     def label(self, a):
         return f"adaptive avgpool {a['size'][0]}x{a['size'][1]}"
-
-
-def _adaptive_window():
-    # Adaptive windows vary in size across the output; reported as global,
-    # which is exact for 1x1 and an upper bound otherwise.
-    return GLOBAL
 
 
 @register

@@ -14,8 +14,6 @@ Needs the cost pass (``params`` on every node).
 
 from __future__ import annotations
 
-import networkx as nx
-
 from ..diagnostics import Diagnostic
 from ..ops.base import GLOBAL
 
@@ -28,7 +26,7 @@ def _discarded(n: int, k: int, s: int, p: int) -> int:
 
 def _pool_warning(data: dict, shape_in: tuple) -> Diagnostic | None:
     window = data["op"].window(data["args"])
-    if window == GLOBAL or getattr(window, "ceil", False) or len(shape_in) != 3:
+    if window == GLOBAL or window.ceil or len(shape_in) != 3:
         return None
     lost = [_discarded(n, k, s, p) for n, k, s, p in zip(shape_in[1:], window.k, window.s, window.p)]
     if not any(lost):
@@ -47,7 +45,7 @@ def _learnable_after(graph) -> dict:
     """Node -> whether some layer with parameters reads its output, directly
     or through others; one reverse walk, so a million dropouts cost O(n)."""
     after: dict = {}
-    for node in reversed(list(nx.topological_sort(graph))):
+    for node in reversed(list(graph.nodes)):  # spec order is a topological order
         after[node] = any(graph.nodes[s]["params"] or after[s] for s in graph.successors(node))
     return after
 

@@ -78,8 +78,10 @@ def _saved_bytes(data, owner) -> tuple[set, int]:
     return kept, extra
 
 
-def run(graph, dtype: str = "float32") -> list:
-    """Write ``memory`` (bytes) on every node and the totals on the graph."""
+def run(graph, dtype: str | None = None) -> list:
+    """Write ``memory`` (bytes) on every node and the totals on the graph, counted in
+    ``dtype`` (default: the graph's ``dtype``, set by :func:`cnndsl.loads`, or float32)."""
+    dtype = dtype or graph.graph.get("dtype", "float32")
     size = DTYPE_BYTES[dtype]
     owner = _storages(graph, training=True)
     kept_all, extra_all = set(), 0
