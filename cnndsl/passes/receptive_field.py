@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from ..diagnostics import Diagnostic
 from ..ops import GLOBAL
 
-WHOLE_INPUT = "global"
+WHOLE_INPUT = GLOBAL  # a field that covers the whole input
 
 
 @dataclass(frozen=True)
