@@ -6,10 +6,9 @@ from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
-# torchvision's published numbers, copied from ../shared/reference/ so a
-# clone tests on its own; test_reference_copy checks the copy is current.
+# torchvision's published numbers (params, MACs), vendored so a clone tests
+# on its own: CI has no torchvision. tests/reference/README.md says where they come from.
 REFERENCE = Path(__file__).resolve().parent / "reference"
-SHARED_REFERENCE = ROOT.parent / "shared" / "reference"
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 

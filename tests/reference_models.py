@@ -6,8 +6,7 @@ switched to ``eval()`` mode (dropout off, batch norm using running stats).
 Two families:
 
 * The chapter models (LeNet, AlexNet, VGG, NiN, GoogLeNet) follow the
-  *Dive into Deep Learning* PyTorch code, see
-  /work/shared/reference/architectures.md.
+  *Dive into Deep Learning* PyTorch code (d2l.ai, sections 6.6 and 7.1-7.4).
 * ``resnet18``, ``resnet50`` and the ``zoo_*`` builders copy torchvision
   0.29.1 (torchvision/models/{resnet,alexnet,vgg,googlenet}.py): same layers,
   same attribute names, so their ``state_dict`` keys and shapes are the same

@@ -9,9 +9,9 @@ import pytest
 
 import cnndsl
 from cnndsl.ops import GLOBAL, INPUT, REGISTRY, Op, ShapeError, Window
-from cnndsl.ops.base import REQUIRED, Int, Pair
+from cnndsl.ops.base import REQUIRED, Choice, Int, Padding, Pair
 
-# vendored copy of ../shared/reference/torchvision.json (tests/test_specs.py keeps them equal)
+# torchvision's published numbers, vendored (tests/reference/README.md)
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "tests" / "reference" / "torchvision.json"
 TORCHVISION = json.loads(REFERENCE.read_text())["models"]
@@ -98,7 +98,9 @@ def _example_args(op: Op) -> dict:
     for a in op.args:
         if a.default is not REQUIRED:
             break
-        positional.append(2 if isinstance(a.type, (Int, Pair)) else 1.0)
+        number = 2 if not positional else 1  # chunk(2, 1): a second int is an index
+        positional.append(number if isinstance(a.type, (Int, Pair, Padding)) else
+                          a.type.options[0] if isinstance(a.type, Choice) else 1.0)
     return op.bind(positional, {})
 
 
@@ -114,7 +116,7 @@ def _example_inputs(op: Op, args: dict):
 
 
 # Ops whose FLOPs are truly zero, said here so a new op cannot be zero by accident.
-ZERO_FLOPS = {"flatten", "concat", "identity", "input"}
+ZERO_FLOPS = {"flatten", "concat", "identity", "input", "pad", "channel_shuffle", "chunk"}
 
 
 @pytest.mark.parametrize("op", [*REGISTRY.values(), INPUT], ids=lambda op: op.name)
