@@ -12,7 +12,7 @@ import networkx as nx
 
 from . import nodes as n
 from .diagnostics import Diagnostic
-from .expressions import POISON, ShapeValue
+from .expressions import POISON, show_value
 from .ops import NAMES
 
 
@@ -97,22 +97,8 @@ def call_values(s: n.Layer, block: n.Block, env: dict) -> str:
     for prm in block.params:
         v = env.get(prm.name)
         if v is not POISON:
-            text = _show(v)
-            shown.append(f"{prm.name} = {text if len(text) <= 40 else text[:37] + '...'}")
+            shown.append(f"{prm.name} = {show_value(v, 40)}")
     return " with " + ", ".join(shown) if shown else ""
-
-
-def _show(v) -> str:
-    """A value as the spec would write it."""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, tuple):
-        return "(" + ", ".join(_show(x) for x in v[:20]) + (", ..." if len(v) > 20 else "") + ")"
-    if isinstance(v, str):
-        return f'"{v}"'
-    if isinstance(v, (int, float, range)):
-        return repr(v)
-    return "in" if isinstance(v, ShapeValue) else type(v).__name__
 
 
 def shortened(chain: tuple, keep: int = 3) -> tuple:

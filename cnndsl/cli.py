@@ -15,9 +15,14 @@ import os
 import re
 import sys
 
-from .diagnostics import CnnError, Sources, render
-from .elaborate import DEFAULT_MAX_NODES
+from .diagnostics import CnnError, Sources, render, visible
+from .elaborate import DEFAULT_MAX_NODES, SETTING_SYNTAX
+from .files import DEFAULT_MAX_BYTES
 from .passes.memory import DTYPE_BYTES
+
+INT_LIMIT = 2**63  # as for every number in a spec
+# load()'s own keyword arguments: --set cannot pass a parameter of these names.
+OPTIONS = ("input_shape", "max_nodes", "dtype", "max_bytes")
 
 
 class UsageError(Exception):
@@ -44,6 +49,9 @@ def _settings(items: list[str]) -> dict:
         name, sep, value = item.partition("=")
         if not sep or not name.strip().isidentifier():
             raise UsageError(f"--set takes name=value, got {item!r}")
+        if name.strip() in OPTIONS:
+            raise UsageError(f"--set cannot set a parameter named `{name.strip()}`: the name "
+                             f"is taken by an option of cnndsl.load")
         out[name.strip()] = _value(value)
     return out
 
@@ -60,8 +68,11 @@ def _input(text: str | None):
     except ValueError:
         raise UsageError(f"--input takes CxHxW or F, such as 3x224x224 or 3xHxW, "
                          f"got {text!r}") from None
-    if len(dims) not in (1, 3) or min((d for d in dims if isinstance(d, int)), default=1) < 1:
+    sizes = [d for d in dims if isinstance(d, int)]
+    if len(dims) not in (1, 3) or min(sizes, default=1) < 1:
         raise UsageError(f"--input takes CxHxW or F with positive sizes, got {text!r}")
+    if max(sizes, default=1) >= INT_LIMIT:
+        raise UsageError(f"--input sizes must be below 2**63, got {text!r}")
     return dims
 
 
@@ -77,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def common(p):
-        p.add_argument("spec", help="the .cnn file")
+        p.add_argument("spec", help="the .cnn file (a regular file), or - for standard input")
         p.add_argument("--set", nargs="+", action="extend", default=[], metavar="NAME=VALUE",
                        help="override network parameters, e.g. --set classes=10 in_channels=1")
         p.add_argument("--input", metavar="CxHxW",
@@ -85,6 +96,9 @@ def _parser() -> argparse.ArgumentParser:
                             "of a size (3xHxW) print each layer's size as a formula")
         p.add_argument("--max-nodes", type=int, default=DEFAULT_MAX_NODES, metavar="N",
                        help=f"refuse specs with more layers (default {DEFAULT_MAX_NODES:,})")
+        p.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, metavar="N",
+                       help=f"refuse specs of more bytes (default {DEFAULT_MAX_BYTES:,}) or "
+                            f"more than max(N/16, 1,000,000) tokens")
         p.add_argument("--strict", action="store_true", help="treat warnings as errors")
 
     check = sub.add_parser("check", help="check a spec and print its layers, shapes and costs")
@@ -122,19 +136,29 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _load(args):
-    from .network import load  # noqa: PLC0415 (network pulls in the passes)
+    from .network import loads, read_spec  # noqa: PLC0415 (network pulls in the passes)
     dims, settings = _input(args.input), _settings(args.set)
-    options = dict(max_nodes=args.max_nodes, dtype=getattr(args, "dtype", "float32"))
+    if args.max_bytes < 1 or args.max_nodes < 1:
+        raise UsageError("--max-bytes and --max-nodes take a positive integer")
+    stream = sys.stdin.buffer if args.spec == "-" else None
+    file, text = read_spec("<stdin>" if stream else args.spec, args.max_bytes, stream=stream)
+    options = dict(max_nodes=args.max_nodes, dtype=getattr(args, "dtype", "float32"),
+                   max_bytes=args.max_bytes)
     if _symbols(dims) is None:
-        return load(args.spec, input_shape=dims, **options, **settings)
+        return loads(text, file, input_shape=dims, **options, **settings)
     # Named axes: elaborate at the spec's own size for them (formulas come after).
-    net = load(args.spec, **options, **settings)
+    net = loads(text, file, **options, **settings)
     if len(net.input_shape) != 3:
         raise UsageError(f"{args.spec} takes a flat input; --input names only spatial axes")
     shape = tuple(own if isinstance(d, str) else d for d, own in zip(dims, net.input_shape))
     if shape == net.input_shape:
         return net
-    return load(args.spec, input_shape=shape, **options, **settings)
+    return loads(text, file, input_shape=shape, **options, **settings)
+
+
+def _spec_path(args) -> str | None:
+    """The spec's path, that no output may overwrite (None for standard input)."""
+    return None if args.spec == "-" else args.spec
 
 
 def _check(args) -> int:
@@ -185,10 +209,10 @@ def _draw(args) -> int:
     try:
         data = gv.render(gv.to_dot(graph, options, diagnostics), fmt)
         if args.output:
-            atomic_write(args.output, data, spec=args.spec)
+            atomic_write(args.output, data, spec=_spec_path(args))
         else:
             sys.stdout.write(data.decode("utf-8"))
-    except gv.DotMissing as err:
+    except gv.DrawError as err:  # `dot` missing, failed or too slow; a diagram too large
         print(f"cnndsl: error: {err}", file=sys.stderr)
         return 2
     except OutputError as err:
@@ -198,7 +222,7 @@ def _draw(args) -> int:
         return 2
     if failure is not None:
         if args.output:
-            print(f"cnndsl: drew {args.spec} up to its errors in {args.output}", file=sys.stderr)
+            print(f"cnndsl: drew {visible(args.spec)} up to its errors in {visible(args.output)}", file=sys.stderr)
         raise failure  # now report them
     return _warn(net, args)
 
@@ -208,7 +232,7 @@ def _warn(net, args) -> int:
         print("\n\n".join(render(w, net.sources) for w in net.warnings), file=sys.stderr)
     if args.strict and net.warnings:
         count = len(net.warnings)
-        print(f"\n{count} warning{'s' if count != 1 else ''} in {args.spec}, errors under --strict",
+        print(f"\n{count} warning{'s' if count != 1 else ''} in {visible(args.spec)}, errors under --strict",
               file=sys.stderr)
         return 1
     return 0
@@ -216,9 +240,15 @@ def _warn(net, args) -> int:
 
 def _compile(args) -> int:
     from .backends import torch_module as tm  # noqa: PLC0415 (compile only: imports torch)
+    from .backends.verify import GeneratedSourceError  # noqa: PLC0415
     from .files import OutputError, atomic_write  # noqa: PLC0415
+    from .passes.budget import EXPORT_BATCH, module_fits  # noqa: PLC0415
 
     net = _load(args)
+    if args.onnx:  # refuse before torch allocates the module or the example input
+        too_big = module_fits(net.graph, example_batch=EXPORT_BATCH)
+        if too_big is not None:
+            raise CnnError([too_big], net.sources)
 
     @functools.cache
     def module():  # built only for the exports that need a live module
@@ -228,17 +258,22 @@ def _compile(args) -> int:
     if args.output or not (args.onnx or args.torchscript):
         outputs.append((args.output, lambda: net.to_source(optimize=args.optimize)))
     if args.onnx:
-        outputs.append((args.onnx, lambda: tm.onnx_bytes(module(), net.input_shape)))
+        outputs.append((args.onnx, lambda: tm.onnx_bytes(module(), net.input_shape,
+                                                         batch=EXPORT_BATCH)))
     if args.torchscript:
         outputs.append((args.torchscript, lambda: tm.torchscript_bytes(module())))
     for target, make in outputs:
-        if target is None:
-            sys.stdout.write(make())
-            continue
         try:
-            atomic_write(target, make(), spec=args.spec)
+            if target is None:
+                sys.stdout.write(make())
+            else:
+                atomic_write(target, make(), spec=_spec_path(args))
         except (OutputError, tm.MissingPackage) as err:
             raise UsageError(str(err)) from None
+        except GeneratedSourceError as err:  # nothing was written
+            print(f"cnndsl: internal error: {err} (a bug in cnndsl, not in the spec: please "
+                  f"report it)", file=sys.stderr)
+            return 1
         except OSError as err:
             print(f"cnndsl: error: cannot write {target!r}: {err.strerror}", file=sys.stderr)
             return 2
@@ -251,6 +286,14 @@ COMMANDS = {"check": _check, "draw": _draw, "compile": _compile}
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    syntax = SETTING_SYNTAX.set("cli")  # messages say `--set name=...`, not `name=...`
+    try:
+        return _run(parser, args)
+    finally:
+        SETTING_SYNTAX.reset(syntax)
+
+
+def _run(parser, args) -> int:
     try:
         return COMMANDS[args.command](args)
     except UsageError as err:
@@ -261,13 +304,14 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     except OSError as err:
-        print(f"cnndsl: error: cannot read {err.filename or args.spec!r}: {err.strerror}",
-              file=sys.stderr)
+        print(f"cnndsl: error: cannot read {visible(repr(err.filename or args.spec))}: "
+              f"{err.strerror}", file=sys.stderr)
         return 2
     except CnnError as err:
         print(err.render(), file=sys.stderr)
         errors = sum(d.severity == "error" for d in err.diagnostics)
-        print(f"\n{errors} error{'s' if errors != 1 else ''} in {args.spec}", file=sys.stderr)
+        where = "standard input" if args.spec == "-" else visible(args.spec)
+        print(f"\n{errors} error{'s' if errors != 1 else ''} in {where}", file=sys.stderr)
         return 1
 
 

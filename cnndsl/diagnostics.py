@@ -47,10 +47,13 @@ CODES: dict[str, str] = {
     "E0305": "spatial layer on a flat tensor",
     "E0306": "channels not divisible by groups",
     "E0307": "expression error",
+    "E0308": "shapes that do not broadcast",
+    "E0309": "input too small for the layer",
     "E0401": "too many layers",
     "E0402": "too many expansion steps",
     "E0403": "nesting too deep",
     "E0404": "parameters do not fit in memory",
+    "E0405": "spec too large",
     "W0301": "receptive fields of merged paths not aligned",
     "W0302": "pooling discards pixels",
     "W0303": "dropout after the last learnable layer",
@@ -111,6 +114,20 @@ class CnnError(Exception):
         return "\n\n".join(render(d, self.sources) for d in self.diagnostics)
 
 
+def split_lines(text: str) -> list[str]:
+    r"""The lines of a spec as the parser numbers them: lark counts only ``\n``.
+
+    ``str.splitlines`` also breaks at ``\r``, form feed, U+2028 and more,
+    which would put a quoted line and its caret out of step with the line
+    number lark reports. The ``\r`` of a Windows line end is not part of
+    the line.
+
+    >>> split_lines("a\r\nb\x0cc\u2028d\n")
+    ['a', 'b\x0cc\u2028d', '']
+    """
+    return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+
+
 @dataclass
 class Sources:
     """The text of every file a run read, so diagnostics can quote it."""
@@ -121,49 +138,70 @@ class Sources:
                                          compare=False)
 
     def line(self, file: str, number: int) -> str | None:
+        """Line ``number`` of ``file`` as lark counts lines (raw text); None for
+        a file never read."""
         lines = self._lines.get(file)
         if lines is None:
             text = self.texts.get(file)
             if text is None:
                 return None
-            lines = self._lines[file] = text.splitlines()
+            lines = self._lines[file] = split_lines(text)
         return lines[number - 1] if 0 < number <= len(lines) else ""
 
 
 def render(d: Diagnostic, sources: Sources) -> str:
-    head = f"{d.severity}[{d.code}]: {d.message}"
+    """The diagnostic as rustc shows it. Spec text reaches it in the message,
+    label, notes and help (names, strings, block calls) and in the file name:
+    all of it passes through :func:`visible` here, so no producer can forget."""
+    head = f"{d.severity}[{d.code}]: {visible(d.message)}"
+    label = visible(d.label)
     if d.span is None:
         body = [head]
     else:
         s = d.span
         line = sources.line(s.file, s.line)
         gutter = " " * len(str(s.line))
-        body = [head, f"{gutter}--> {s}"]
+        body = [head, f"{gutter}--> {visible(str(s))}"]
         if line is not None:
-            line = _visible(line)
-            shown = line.expandtabs(4)
-            start = len(line[: s.column - 1].expandtabs(4))
+            # Tabs expand before escaping and columns are counted on the
+            # escaped text, so the caret stays under the span.
+            def width(chars: int) -> int:
+                return len(visible(line[:chars].expandtabs(4)))
+
+            shown = visible(line.expandtabs(4))
+            start = width(s.column - 1)
             end_col = s.end_column if s.end_line == s.line else len(line) + 1
-            width = max(1, len(line[: max(end_col - 1, s.column - 1)].expandtabs(4)) - start)
-            shown, start, width = _window(shown, start, width)
-            marker = " " * start + "^" * width + (f" {d.label}" if d.label else "")
+            size = max(1, width(max(end_col - 1, s.column - 1)) - start)
+            shown, start, size = _window(shown, start, size)
+            marker = " " * start + "^" * size + (f" {label}" if label else "")
             body += [f"{gutter} |", f"{s.line} | {shown}".rstrip(), f"{gutter} | {marker}".rstrip()]
-        elif d.label:
-            body.append(f"{gutter} = {d.label}")
+        elif label:
+            body.append(f"{gutter} = {label}")
     pad = " " * (len(str(d.span.line)) + 1 if d.span else 1)
-    body += [f"{pad}= note: {n}" for n in d.notes]
+    body += [f"{pad}= note: {visible(n)}" for n in d.notes]
     if d.help:
-        body.append(f"{pad}= help: {d.help}")
+        body.append(f"{pad}= help: {visible(d.help)}")
     return "\n".join(body)
 
 
-def _visible(line: str) -> str:
-    """The line with control and format characters (NUL, a right-to-left
-    override, a BOM) shown as U+FFFD, one for one so columns stay put: a
-    quoted line must not reorder or hide what the terminal shows."""
-    if line.isprintable():
-        return line
-    return "".join(c if c.isprintable() or c == "\t" else "\ufffd" for c in line)
+def visible(text: str) -> str:
+    r"""Text from outside (spec text, a file name) made safe to show on one line.
+
+    Every character Python would not print as itself is written as its
+    escape (``\x1b``, ``\u202e``): control characters (ESC, NUL, CR, form
+    feed, newline, tab), format characters (the bidi overrides and isolates
+    U+202A-U+202E and U+2066-U+2069, the marks U+200E, U+200F and U+061C, a
+    BOM) and the separators U+2028 and U+2029. So spec text cannot clear or
+    rewrite the terminal, reorder what is shown (Trojan Source,
+    CVE-2021-42574) or start a new line. The summary table, the diagnostics
+    and the comments of generated code all show spec text through here.
+
+    >>> print(visible('b("\x1b[2J")  # \u202eevil'))
+    b("\x1b[2J")  # \u202eevil
+    """
+    if text.isprintable():  # the usual case, and fast
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 SHOWN_WIDTH = 100  # longer source lines are cut to a window around the span

@@ -14,6 +14,8 @@ reported in one run.
 
 from __future__ import annotations
 
+import contextvars
+
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -22,13 +24,15 @@ import networkx as nx
 from . import nodes as n
 from .diagnostics import CnnError, Diagnostic, Sources, Span, suggest
 from .blocks import call_values, collect_blocks, recursion_errors, shortened
-from .expressions import POISON, EvalError, Poisoned, ShapeValue, evaluate, length, plain_value
+from .expressions import (POISON, EvalError, Meter, Poisoned, ShapeValue, evaluate, length,
+                          plain_value, show_value)
 from .ops import INPUT, NAMES, ArgError, Op, ShapeError
 from .ops.base import fmt_shape
 
 DEFAULT_MAX_NODES = 1_000_000
 MAX_DEPTH = 100  # nested block calls, stages and paths
 MAX_ERRORS = 100  # distinct errors reported before elaboration stops
+CALL_WIDTH = 100  # a block call's text in notes (the longest in specs/ is 57)
 
 
 class _Fatal(Exception):
@@ -82,6 +86,9 @@ class Elaborator:
         self.blocks: dict[str, n.Block] = {}
         self.steps = 0
         self.max_steps = 10 * max_nodes + 10_000
+        # Items of the values expressions build and compare, counted as steps:
+        # a loop over `u = t + ()` with a large `t` is costly though short.
+        self.meter = Meter()
 
     # --------------------------------------------------------------- driver
     def run(self) -> nx.DiGraph:
@@ -130,7 +137,7 @@ class Elaborator:
         for name in self.overrides:
             if name not in declared:
                 hint = suggest(name, declared)
-                self._error("E0212", f"`--set {name}`: network `{self.program.name}` has no "
+                self._error("E0212", f"{setting(name)}: network `{self.program.name}` has no "
                             f"parameter `{name}`",
                             None,
                             help=hint or ("its parameters: " + ", ".join(declared)
@@ -140,12 +147,12 @@ class Elaborator:
                 env[prm.name] = self.overrides[prm.name]
                 problem = plain_value(env[prm.name])
                 if problem:
-                    self._error("E0206", f"`--set {prm.name}`: {problem}", prm.span,
+                    self._error("E0206", f"{setting(prm.name)}: {problem}", prm.span,
                                 "the parameter declared here")
                     env[prm.name] = POISON
             elif prm.default is None:
                 self._error("E0213", f"network parameter `{prm.name}` has no value", prm.span,
-                            help=f"give it a default or pass `--set {prm.name}=...`")
+                            help=f"give it a default or pass {setting(prm.name, '...')}")
                 env[prm.name] = POISON
             else:
                 env[prm.name] = self._eval(prm.default, env, None, None)
@@ -163,7 +170,8 @@ class Elaborator:
                 isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in shape):
             self._error("E0214", "the input must be [channels, height, width] or [features] "
                         "with positive integers", p.input_span,
-                        f"this is [{', '.join(map(str, shape))}]")
+                        "this is [" + ", ".join(show_value(d, 20) for d in shape[:4])
+                        + (", ...]" if len(shape) > 4 else "]"))
             return None
         return shape
 
@@ -174,13 +182,16 @@ class Elaborator:
         # `in` there is an error, not an unknown (poisoned) shape.
         shape_in = None if frame is None else ShapeValue(
             self.graph.nodes[scope_in]["shape"] if scope_in else None)
+        before = self.meter.work
         try:
-            return evaluate(e, env, shape_in)
+            return evaluate(e, env, shape_in, self.meter)
         except EvalError as err:
             d = err.diagnostic
             self._error(d.code, d.message, d.span, d.label, d.help, frame=frame)
         except Poisoned:
             pass
+        finally:
+            self.steps += self.meter.work - before
         return POISON
 
     def _shape(self, node):
@@ -232,7 +243,7 @@ class Elaborator:
             return None
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             self._error("E0206", "`repeat` needs a non-negative integer", s.count.span,
-                        f"this is {count!r}", frame=frame)
+                        f"this is {show_value(count)}", frame=frame)
             return None
         return self._loop(s, range(count), None, cur, scope, frame, depth)
 
@@ -281,7 +292,7 @@ class Elaborator:
             frame.env[s.targets[0]] = item
             return True
         if not isinstance(item, tuple) or len(item) != len(s.targets):
-            self._error("E0206", f"cannot unpack {item!r} into {len(s.targets)} names",
+            self._error("E0206", f"cannot unpack {show_value(item)} into {len(s.targets)} names",
                         s.iterable.span, frame=frame)
             return False
         frame.env.update(zip(s.targets, item))
@@ -300,6 +311,15 @@ class Elaborator:
 
     def _merge(self, s: n.Merge, cur, scope, frame, depth):
         self._check_depth(depth, s.span, frame)
+        op = NAMES.get(s.kind)
+        if op is None or not op.many_inputs:
+            kinds = sorted(k for k, v in NAMES.items() if v.many_inputs)
+            where = Span(s.span.file, s.span.line, s.span.column, s.span.line,
+                         s.span.column + len(s.kind))
+            self._error("E0201", f"unknown merge `{s.kind}`", where, frame=frame,
+                        help=suggest(s.kind, kinds) or "the merges are " +
+                        ", ".join(f"`{k}`" for k in kinds[:-1]) + f" and `{kinds[-1]}`")
+            return None
         ends = []
         for path in s.paths:
             if path.name is not None:
@@ -312,7 +332,6 @@ class Elaborator:
             else:
                 name = scope.fresh("path")
             ends.append(self._body(path.body, cur, scope.child("path", name), frame, depth + 1))
-        op = NAMES[s.kind]
         return self._add_node(op, {}, ends, s.span, scope, frame, scope.fresh(s.kind),
                               paths=s.paths)
 
@@ -419,8 +438,10 @@ class Elaborator:
         if name is None:
             return None
         self._check_depth(depth, s.span, frame)
-        call = self._text(s.span)
-        note = f"in block `{call}`{call_values(s, block, env)}, called from {s.span}"
+        call = self._text(s.span)  # the label, as written (displays cut it to their width)
+        # A call may carry an expression of any length: the note shows its start.
+        shown = call if len(call) <= CALL_WIDTH else call[:CALL_WIDTH - 3] + "..."
+        note = f"in block `{shown}`{call_values(s, block, env)}, called from {s.span}"
         inner = Frame(env, {}, cur, (note,) + frame.chain, frame.blocks + (block.name,))
         return self._body(block.body, cur, scope.child("block", name, call), inner, depth + 1)
 
@@ -468,6 +489,17 @@ class Elaborator:
             if i is not None:
                 g.add_edge(i, node_id)
         return node_id if shape is not None else None
+
+
+# How the user sets a network parameter, for messages: `--set name=...` on
+# the command line (cnndsl.cli sets this), `name=...` to cnndsl.load in Python.
+SETTING_SYNTAX: contextvars.ContextVar = contextvars.ContextVar("setting", default="python")
+
+
+def setting(name: str, value: str = "") -> str:
+    """`--set name` / `name=` (with a value: `--set name=...` / `name=...`)."""
+    text = f"{name}={value}" if value or SETTING_SYNTAX.get() == "python" else name
+    return f"`--set {text}`" if SETTING_SYNTAX.get() == "cli" else f"`{text}`"
 
 
 def elaborate(program: n.Program, sources: Sources, overrides: dict | None = None,

@@ -6,7 +6,8 @@
 The section lies between ``<!-- layers:begin -->`` and ``<!-- layers:end -->``;
 everything else in the file is hand-written. The test suite fails when the
 section differs from what the registry says, so the docs cannot drift from
-the ops' own declarations (arguments, aliases, defaults, shape rule).
+the ops' own declarations (arguments, aliases, defaults, shape rule), and
+each op's example is a spec the suite checks like every other example.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ def _default(arg) -> str:
         return arg.doc or "none"
     if isinstance(arg.default, bool):
         return "`true`" if arg.default else "`false`"
+    if isinstance(arg.default, str):
+        return f'`"{arg.default}"`'  # as a spec writes it
     return f"`{arg.default}`"
 
 
@@ -54,6 +57,8 @@ def layer_table() -> str:
             out.append("")
         else:
             out += ["No arguments.", ""]
+        if op.example:
+            out += ["```cnn", f"network {name}_example", op.example, "```", ""]
     return "\n".join(out).rstrip() + "\n"
 
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import numbers
+import os
+import reprlib
 from pathlib import Path
 
 from .diagnostics import CnnError, Diagnostic, Sources, Span
 from .elaborate import DEFAULT_MAX_NODES, elaborate
-from .parser import parse
+from .expressions import too_large
+from .files import DEFAULT_MAX_BYTES, TooLarge, read_limited, read_stream
+from .parser import INT_LIMIT, max_tokens_for, parse
 from .passes import run_all
+from .passes.memory import DTYPE_BYTES
 
 
 class Network:
@@ -93,13 +99,13 @@ class Network:
         return data.decode("utf-8") if format in ("dot", "svg") else data
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
-        """Jupyter shows a network as its diagram (text only where `dot` is missing)."""
-        from .backends.graphviz_dot import DotMissing
+        """Jupyter shows a network as its diagram, collapsed to a size `dot` lays out
+        quickly; text only where `dot` is missing, fails or is slow."""
+        from .backends import graphviz_dot
         bundle = {"text/plain": repr(self)}
-        try:
-            bundle["image/svg+xml"] = self.draw("svg")
-        except DotMissing:
-            pass
+        svg = graphviz_dot.notebook_svg(self.graph)
+        if svg is not None:
+            bundle["image/svg+xml"] = svg
         return bundle
 
     def __repr__(self) -> str:
@@ -108,40 +114,81 @@ class Network:
         return f"<Network {self.name}: {len(self.layers())} layers, {self.params:,} params -> {shape}>"
 
 
-def read_spec(path: str | Path) -> tuple[str, str]:
-    """Read a spec as UTF-8; invalid bytes are a diagnostic, not a traceback."""
-    path = str(path)
-    data = Path(path).read_bytes()
+def read_spec(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES, *,
+              stream=None) -> tuple[str, str]:
+    """(name, text) of the spec at ``path``, or read from the binary ``stream`` if given
+    (`cnndsl check -`). At most ``max_bytes`` (E0405 past them), UTF-8 (E0103 if not);
+    not a regular file (a FIFO, /dev/zero) or not there: OSError."""
+    name = str(path)
     try:
-        return path, data.decode("utf-8")
+        data = read_stream(stream, name, max_bytes) if stream is not None \
+            else read_limited(name, max_bytes)
+    except TooLarge:
+        raise CnnError([Diagnostic("E0405", f"{name} is larger than the limit of "
+                                   f"{max_bytes:,} bytes", None,
+                                   help="raise the limit with --max-bytes (max_bytes= in "
+                                        "cnndsl.load)")]) from None
+    try:
+        return name, data.decode("utf-8")
     except UnicodeDecodeError as err:
         before = data[: err.start].decode("utf-8", "replace")
         line = before.count("\n") + 1
         col = len(before) - (before.rfind("\n") + 1) + 1
         shown = data.decode("utf-8", "replace")
         raise CnnError([Diagnostic("E0103", "the file is not valid UTF-8",
-                                   Span(path, line, col, line, col + 1),
+                                   Span(name, line, col, line, col + 1),
                                    f"byte 0x{data[err.start]:02x} here")],
-                       Sources({path: shown})) from None
+                       Sources({name: shown})) from None
 
 
-def loads(text: str, file: str = "<spec>", *, input_shape: tuple | None = None,
-          max_nodes: int = DEFAULT_MAX_NODES, dtype: str = "float32", **params) -> Network:
+def loads(text: str, file: str = "<spec>", /, *, input_shape: tuple | None = None,
+          max_nodes: int = DEFAULT_MAX_NODES, dtype: str = "float32",
+          max_bytes: int = DEFAULT_MAX_BYTES, **params) -> Network:
     """Check spec text; raise :class:`CnnError` with every diagnostic if it is wrong.
 
-    ``dtype`` is the element type memory figures are counted in.
+    ``file`` names the text in diagnostics. Other keyword arguments set
+    network parameters (integers and floats from numpy are fine).
+    ``input_shape`` overrides the spec's input; ``dtype`` is the element type
+    memory figures are counted in; ``max_nodes`` and ``max_bytes`` are the
+    limits on layers and on the text's size (which also bounds its tokens).
+    Arguments of the wrong type or out of range raise TypeError or
+    ValueError naming the argument: they are mistakes in the calling
+    program, not in the spec.
     """
+    if not isinstance(text, str):
+        raise TypeError(f"loads() takes the spec's text as a str, got {type(text).__name__}"
+                        + (" (decode it first, or use cnndsl.load(path))"
+                           if isinstance(text, (bytes, bytearray)) else ""))
+    if not isinstance(file, str):
+        raise TypeError(f"loads(): file must be a str naming the text, got {_shown(file)}")
+    input_shape = _input_shape(input_shape)
+    max_nodes = _positive("max_nodes", max_nodes)
+    max_bytes = _positive("max_bytes", max_bytes)
+    if not isinstance(dtype, str) or dtype not in DTYPE_BYTES:
+        raise (ValueError if isinstance(dtype, str) else TypeError)(
+            f"dtype must be one of {', '.join(sorted(DTYPE_BYTES))}, got {_shown(dtype)}")
     sources = Sources({file: text})
-    program = parse(text, file)
+    if len(text) > max_bytes or len(text) * 4 > max_bytes \
+            and len(text.encode("utf-8", "surrogatepass")) > max_bytes:  # 4: UTF-8's widest
+        raise CnnError([Diagnostic("E0405", f"{file} is larger than the limit of {max_bytes:,} "
+                                   "bytes", None, help="raise the limit with max_bytes=")])
+    program = parse(text, file, max_tokens=max_tokens_for(max_bytes))
+    # A doubled value (`t = (t, t)` built in Python) is left whole: the
+    # elaborator measures it and refuses it without walking every leaf.
+    params = {name: value if too_large(value) else _plain(value) for name, value in params.items()}
     graph = elaborate(program, sources, params, input_shape, max_nodes)
     graph.graph["dtype"] = dtype
     warnings = run_all(graph)
     return Network(graph, sources, warnings)
 
 
-def load(path: str | Path, *, input_shape: tuple | None = None,
-         max_nodes: int = DEFAULT_MAX_NODES, dtype: str = "float32", **params) -> Network:
+def load(path: str | Path, /, *, input_shape: tuple | None = None,
+         max_nodes: int = DEFAULT_MAX_NODES, dtype: str = "float32",
+         max_bytes: int = DEFAULT_MAX_BYTES, **params) -> Network:
     """Check the spec at ``path``; keyword arguments override network parameters.
+
+    The options are those of :func:`loads`; ``path`` must be a regular file
+    of at most ``max_bytes`` (16 MB unless raised).
 
     >>> import pathlib, tempfile
     >>> spec = pathlib.Path(tempfile.mkdtemp()) / "tiny.cnn"
@@ -151,5 +198,51 @@ def load(path: str | Path, *, input_shape: tuple | None = None,
     >>> load(spec, input_shape=(1, 5, 5)).output_shape
     (4, 3, 3)
     """
-    file, text = read_spec(path)
-    return loads(text, file, input_shape=input_shape, max_nodes=max_nodes, dtype=dtype, **params)
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"load() takes a path (str or os.PathLike), got {_shown(path)}")
+    file, text = read_spec(path, _positive("max_bytes", max_bytes))
+    return loads(text, file, input_shape=input_shape, max_nodes=max_nodes, dtype=dtype,
+                 max_bytes=max_bytes, **params)
+
+
+# ------------------------------------------------------------ API arguments
+
+_REPR = reprlib.Repr()  # a hostile value is not printed whole
+_REPR.maxstring = _REPR.maxother = 40
+_shown = _REPR.repr
+
+
+def _positive(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a positive integer, got {_shown(value)}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {_shown(value)}")
+    return int(value)
+
+
+def _input_shape(shape) -> tuple | None:
+    """The input_shape argument as a tuple of ints; sizes <= 0 are left to E0214."""
+    if shape is None:
+        return None
+    if not isinstance(shape, (tuple, list)):
+        raise TypeError(f"input_shape must be a tuple of sizes such as (3, 224, 224), "
+                        f"got {_shown(shape)}")
+    if any(isinstance(d, bool) or not isinstance(d, numbers.Integral) for d in shape):
+        raise TypeError(f"input_shape must hold integers, got {_shown(tuple(shape))}")
+    if any(abs(d) >= INT_LIMIT for d in shape):
+        raise ValueError(f"input_shape: sizes must be below 2**63, got {_shown(tuple(shape))}")
+    return tuple(int(d) for d in shape)
+
+
+def _plain(value, depth: int = 0):
+    """A network parameter's value with numpy scalars made Python numbers and lists
+    tuples; anything else is left for the elaborator to accept or refuse (E0206)."""
+    if isinstance(value, (bool, str, int, float)):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, (tuple, list)) and depth < 20:
+        return tuple(_plain(v, depth + 1) for v in value)
+    return value

@@ -1,20 +1,25 @@
 """Text to AST: the lark grammar in ``grammars/cnn.lark`` and a Transformer.
 
 Syntax errors become diagnostics that say what was expected in words
-("expected a layer or `}`"), never lark's token names.
+("expected a layer or `}`"), never lark's token names. Limits on tokens,
+items and nesting are checked on the token stream as the parser pulls it
+(:class:`_Guard`), so a hostile spec is refused before it is parsed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import gc
 from pathlib import Path as FilePath
 
 import lark
 from lark import Token, Transformer_NonRecursive, Tree, v_args
+from lark.lark import PostLex
 
 from . import nodes as n
+from . import parser_cache
 from .diagnostics import CnnError, Diagnostic, Sources, Span
 
 # Limits that keep every later walk (elaboration, evaluation) well inside
@@ -24,6 +29,21 @@ MAX_NESTING = 100
 MAX_EXPRESSION_DEPTH = 100
 MAX_SYNTAX_ERRORS = 20
 INT_LIMIT = 2**63  # as in cnndsl.expressions: larger literals are refused
+# Limits on the token stream, checked as the LALR parser pulls each token,
+# so a hostile spec is refused after work linear in the limit (issue 18:
+# a 400,000-item tuple took 29 s to parse, a 300,000-deep `else if` chain
+# 41 s). Parsing costs 10-30 us a token; a written-out 100,000-layer
+# spec has 650,000 tokens.
+MAX_TOKENS = 1_000_000
+BYTES_PER_TOKEN = 16  # raising the byte limit past 16 MB raises the token limit with it
+MAX_ITEMS = 10_000  # items of one tuple, list, call or parameter list
+
+OPTIONS = dict(parser="lalr", propagate_positions=True, maybe_placeholders=True)
+
+
+def max_tokens_for(max_bytes: int) -> int:
+    """The token limit that goes with a byte limit: at least MAX_TOKENS."""
+    return max(MAX_TOKENS, max_bytes // BYTES_PER_TOKEN)
 
 
 def grammar_path() -> FilePath:
@@ -37,14 +57,17 @@ def grammar_path() -> FilePath:
 
 @functools.lru_cache(maxsize=None)
 def _lark() -> lark.Lark:
-    # cache=True keeps the LALR tables on disk, keyed by the grammar's hash:
-    # building them costs more than the rest of a small `check`.
-    return lark.Lark(grammar_path().read_text(encoding="utf-8"), parser="lalr",
-                     propagate_positions=True, maybe_placeholders=True, cache=True)
+    # Building the LALR tables costs more than the rest of a small `check`:
+    # they are cached, in the user's own cache directory (parser_cache).
+    grammar = grammar_path().read_text(encoding="utf-8")
+    options = dict(OPTIONS, postlex=_Guard())
+    name = parser_cache.key(grammar, repr(sorted(OPTIONS.items())), _Guard.VERSION)
+    return parser_cache.load_or_build(name, lambda: lark.Lark(grammar, **options))
 
 
-def parse(text: str, file: str = "<spec>") -> n.Program:
-    """Parse spec text into a :class:`cnndsl.nodes.Program`.
+def parse(text: str, file: str = "<spec>", *, max_tokens: int = MAX_TOKENS) -> n.Program:
+    """Parse spec text into a :class:`cnndsl.nodes.Program`; :class:`CnnError` if it
+    is not a spec or passes a limit (``max_tokens`` tokens: see :func:`max_tokens_for`).
 
     >>> parse("network tiny\\ninput [1, 8, 8]\\nconv(4, k=3) relu").body[0].name
     'conv'
@@ -53,21 +76,33 @@ def parse(text: str, file: str = "<spec>") -> n.Program:
         # A byte-order mark that some editors write: whitespace, same length
         # so every column still matches the text diagnostics quote.
         text = " " + text[1:]
-    with _gc_paused():
-        try:
-            tree = _lark().parse(text)
-        except lark.exceptions.UnexpectedInput as err:
-            from .syntax_errors import all_syntax_errors, syntax_diagnostic  # only when needed
-            found = all_syntax_errors(text, file) or [syntax_diagnostic(err, text, file)]
-            raise CnnError(found, Sources({file: text})) from None
-        too_deep = _nesting_diagnostic(tree, file)
-        if too_deep is not None:
-            raise CnnError([too_deep], Sources({file: text}))
-        builder = _ToAst(file)
-        program = builder.transform(tree)
+    limits = _LIMITS.set((file, max_tokens))
+    try:
+        with _gc_paused():
+            try:
+                tree = _lark().parse(text)
+            except _Refused as err:
+                raise CnnError([err.diagnostic], Sources({file: text})) from None
+            except lark.exceptions.UnexpectedInput as err:
+                raise CnnError(_syntax_errors(err, text, file), Sources({file: text})) from None
+            too_deep = _nesting_diagnostic(tree, file)
+            if too_deep is not None:
+                raise CnnError([too_deep], Sources({file: text}))
+            builder = _ToAst(file)
+            program = builder.transform(tree)
+    finally:
+        _LIMITS.reset(limits)
     if builder.errors:
         raise CnnError(builder.errors, Sources({file: text}))
     return program
+
+
+def _syntax_errors(err: lark.exceptions.UnexpectedInput, text: str, file: str) -> list[Diagnostic]:
+    from .syntax_errors import all_syntax_errors, syntax_diagnostic  # only when needed
+    try:
+        return all_syntax_errors(text, file) or [syntax_diagnostic(err, text, file)]
+    except _Refused as refused:  # recovery lexes the whole text: the limits apply there too
+        return [syntax_diagnostic(err, text, file), refused.diagnostic]
 
 
 @contextlib.contextmanager
@@ -86,6 +121,103 @@ def _gc_paused():
     finally:
         if enabled:
             gc.enable()
+
+
+# ------------------------------------------------------------ token limits
+
+_LIMITS: contextvars.ContextVar = contextvars.ContextVar("limits", default=("<spec>", MAX_TOKENS))
+_OPENERS = {"LPAR", "LSQB", "LBRACE"}
+_WATCHED = {*_OPENERS, "RPAR", "RSQB", "RBRACE", "COMMA", "IF"}
+
+
+class _Refused(Exception):
+    def __init__(self, diagnostic: Diagnostic):
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+
+
+class _Guard(PostLex):
+    """Refuses a spec at the first token past a limit, before the parser builds on it.
+
+    A lark post-lexer: it sees every token as the LALR parser pulls it, so
+    refusing costs a scan of the text up to the limit, never a parse of
+    the rest. Limits: the number of tokens, items in one bracket, and the
+    nesting of bodies and `else if` chains counted exactly as
+    :func:`_nesting_diagnostic` counts it (that walk still runs for
+    expressions, whose depth tokens do not show).
+    """
+
+    VERSION = "2"  # part of the cache key: change it when this class changes
+    always_accept = ()
+
+    def process(self, stream):
+        file, max_tokens = _LIMITS.get()
+        opened: list = []  # per open bracket: [token, commas, is_body]
+        chains: list = [0]  # `else if` links active at each body level
+        nesting = 0  # bodies open plus active links: the E0403 count
+        before, previous = None, None  # the previous token and its type
+        merges = merge_kinds()
+        closed = None  # a `}` closed a body at this level: an if chain there goes on only with `else`
+        for count, tok in enumerate(stream, 1):
+            if count > max_tokens:
+                raise _Refused(_too_many_tokens(_tok_span(file, tok), count, max_tokens))
+            kind = tok.type
+            if closed is not None and kind != "ELSE":
+                nesting -= chains[closed]
+                chains[closed] = 0
+            closed = None
+            if kind in _WATCHED:  # most tokens are not: keep their path short
+                if kind in _OPENERS:
+                    # `concat {` opens the merge's list of paths, not a body
+                    body = kind == "LBRACE" and not (before == "NAME" and previous in merges)
+                    if body:
+                        nesting += 1
+                        if nesting > MAX_NESTING:
+                            raise _Refused(_too_deep(_tok_span(file, tok), nesting))
+                        chains.append(0)
+                    opened.append([tok, 0, body])
+                elif kind == "COMMA":
+                    if opened and not opened[-1][2]:
+                        opened[-1][1] += 1
+                        if opened[-1][1] > MAX_ITEMS:
+                            raise _Refused(_too_many_items(_tok_span(file, opened[-1][0])))
+                elif kind == "IF":
+                    if before == "ELSE":
+                        chains[-1] += 1
+                        nesting += 1
+                        if nesting > MAX_NESTING:
+                            raise _Refused(_too_deep(_tok_span(file, tok), nesting))
+                elif opened:  # a closing bracket
+                    if opened.pop()[2]:
+                        nesting -= 1 + chains.pop()
+                        closed = len(chains) - 1
+            before, previous = kind, tok
+            yield tok
+
+
+@functools.lru_cache(maxsize=None)
+def merge_kinds() -> frozenset[str]:
+    """The names that open a merge (`concat { path ... }`): the registry's merge ops."""
+    from .ops import NAMES  # noqa: PLC0415 (the registry, not the grammar, knows them)
+    return frozenset(name for name, op in NAMES.items() if op.many_inputs)
+
+
+def _too_many_tokens(span: Span, count: int, limit: int) -> Diagnostic:
+    return Diagnostic("E0405", f"the spec has more than {limit:,} tokens (names, numbers and "
+                      "symbols)", span, f"token {count:,}",
+                      help="write repeated layers with `repeat` or `for`, or raise --max-bytes "
+                           f"(max_bytes=): every {BYTES_PER_TOKEN} bytes allow one more token")
+
+
+def _too_many_items(span: Span) -> Diagnostic:
+    return Diagnostic("E0405", f"a tuple, list or call has more than {MAX_ITEMS:,} items", span,
+                      "this one", help="make long sequences with `range(...)` or a loop")
+
+
+def _too_deep(span: Span, level: int) -> Diagnostic:
+    return Diagnostic("E0403", f"blocks, loops, paths and conditionals nest more than "
+                      f"{MAX_NESTING} deep", span, f"nesting level {level}",
+                      help="split the spec into blocks that call each other")
 
 
 # ------------------------------------------------------------------ nesting
@@ -111,10 +243,7 @@ def _nesting_diagnostic(tree: Tree, file: str) -> Diagnostic | None:
         if node.data in _BODY_RULES or node.data == "if_stmt" and parent_if:
             nesting += 1  # a `{ ... }` body, or one more `else if`
             if nesting > MAX_NESTING:
-                return Diagnostic("E0403", f"blocks, loops, paths and conditionals nest more "
-                                  f"than {MAX_NESTING} deep", _span(file, node.meta),
-                                  f"nesting level {nesting}",
-                                  help="split the spec into blocks that call each other")
+                return _too_deep(_span(file, node.meta), nesting)
         if node.data not in _STATEMENT_RULES:
             depth += 1
             outermost = outermost or node
@@ -218,10 +347,7 @@ class _ToAst(Transformer_NonRecursive):
 
     def merge(self, meta, children):
         kind, *paths = children
-        return n.Merge(kind, tuple(paths), self._s(meta))
-
-    def merge_kind(self, meta, children):
-        return str(children[0])
+        return n.Merge(str(kind), tuple(paths), self._s(meta))
 
     def path(self, meta, children):
         name, body = children

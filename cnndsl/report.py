@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .diagnostics import visible
+from .expressions import json_value
 from .ops.base import fmt_shape
 from .units import si as _si
 
@@ -50,6 +52,7 @@ SPAN_COLUMNS = ("output", "rf")
 
 
 def _row(name: str, op: str, cells: list[str], name_w: int, op_w: int) -> str:
+    name, op = visible(name), visible(op)  # spec text: no terminal control reaches the table
     text = f"{name[:name_w]:<{name_w}} {op[:op_w]:<{op_w}}"
     for (header, width, align, _), cell in zip(COLUMNS, cells):
         text += f" {cell:{align}{width}}"
@@ -58,6 +61,7 @@ def _row(name: str, op: str, cells: list[str], name_w: int, op_w: int) -> str:
 
 def _scope_row(name: str, label: str, info: dict, name_w: int, op_w: int) -> str:
     spanned = op_w + sum(w + 1 for h, w, _, _ in COLUMNS if h in SPAN_COLUMNS)
+    name, label = visible(name), visible(label)  # a block call's text, as written in the spec
     text = f"{name[:name_w]:<{name_w}} {label[:spanned]:<{spanned}}"
     cells = {"params": _num(info["params"]), "MACs": _si(info["macs"])}
     for header, width, align, _ in COLUMNS:
@@ -106,9 +110,8 @@ def table(net) -> str:
 
 
 def _jsonable(v):
-    if isinstance(v, tuple):
-        return [_jsonable(x) for x in v]
-    return v
+    """A spec value as JSON data: ranges too, and a huge value as its short text."""
+    return json_value(v)
 
 
 def _rf_json(field):
@@ -184,6 +187,7 @@ def formula_table(net, formulas: dict, symbols: tuple) -> str:
     name_w = max(16, min(NAME_WIDTH, WIDTH - 20 - 9 - 2 * (size_w + 2) - 1))
 
     def row(name, op, cells):
+        name, op = visible(name), visible(op)
         text = f"{name[:name_w]:<{name_w}} {op[:20]:<20} {cells[0]:>8}"
         return (text + "".join(f"  {c:<{size_w}}" for c in cells[1:])).rstrip()
 
@@ -197,8 +201,8 @@ def formula_table(net, formulas: dict, symbols: tuple) -> str:
             common += 1
         for depth in range(common, len(path)):
             kind, name, label = data["scope"][depth]
-            out.append(f"{'  ' * depth + name:<{name_w}} {label if kind != 'path' else ''}"
-                       .rstrip())
+            out.append(f"{'  ' * depth + name:<{name_w}} "
+                       f"{visible(label) if kind != 'path' else ''}".rstrip())
         open_path = path
         out.append(row("  " * len(path) + node.rsplit(".", 1)[-1], data["op"].label(data["args"]),
                        rows[node]))

@@ -11,10 +11,10 @@ from __future__ import annotations
 import lark
 from lark import Token
 
-from .diagnostics import Diagnostic, Span
-from .parser import MAX_SYNTAX_ERRORS, _lark, _tok_span
+from .diagnostics import Diagnostic, Span, split_lines
+from .parser import MAX_SYNTAX_ERRORS, _lark, _tok_span, merge_kinds
 
-_STATEMENT_STARTERS = {"STAGE", "REPEAT", "FOR", "IF", "CONCAT", "ADD", "FROM"}
+_STATEMENT_STARTERS = {"STAGE", "REPEAT", "FOR", "IF", "FROM"}
 _EXPRESSION_STARTERS = {"INT", "FLOAT", "STRING", "TRUE", "FALSE", "IN", "LSQB", "MINUS", "PLUS", "NOT"}
 # Tokens that begin a line in a well-formed spec: one of them found on a
 # new line means something is missing at the end of the line before.
@@ -38,7 +38,8 @@ def _describe_expected(expected: set[str]) -> str:
     words: list[str] = []
     if expected & _STATEMENT_STARTERS and "NAME" in expected:
         words.append("a layer")
-        expected -= _STATEMENT_STARTERS | {"NAME", "__ANON_0", "EQUAL", "AS", "LPAR"}
+        # LBRACE: after a name, `{` fits only a merge (`concat {`), not worth a word
+        expected -= _STATEMENT_STARTERS | {"NAME", "__ANON_0", "EQUAL", "AS", "LPAR", "LBRACE"}
         expected -= {t for t in expected if _terminal_text(t) == "->"}
         if "BLOCK" in expected:
             expected.discard("BLOCK")
@@ -85,7 +86,9 @@ def syntax_diagnostic(err: lark.exceptions.UnexpectedInput, text: str, file: str
     accepts = err.interactive_parser.accepts() if err.interactive_parser else err.expected
     expected = _describe_expected(accepts or err.expected)
     if tok.type == "$END":
-        lines = text.splitlines() or [""]
+        lines = split_lines(text)  # as lark counts them
+        if len(lines) > 1 and lines[-1] == "":
+            lines.pop()
         line = len(lines)
         col = len(lines[-1]) + 1
         span = Span(file, line, col, line, col + 1)
@@ -107,7 +110,8 @@ def syntax_diagnostic(err: lark.exceptions.UnexpectedInput, text: str, file: str
 def _hint(tok: Token, accepted: set, previous: Token | None) -> str:
     """A fix for the mistakes people make most, or ''."""
     if tok.type == "PATH" and "PATH" not in accepted:
-        return "a `path` goes inside `concat { ... }` or `add { ... }`"
+        kinds = " or ".join(f"`{k} {{ ... }}`" for k in sorted(merge_kinds()))
+        return f"a `path` goes inside {kinds}"
     if tok.type == "RBRACE" and "RBRACE" not in accepted and "STAGE" in accepted:
         return "this `}` has no `{` to close"
     if tok.type == "COMPARE" and tok == "==" and "STAGE" in accepted:

@@ -5,6 +5,7 @@ node labels, edges and their attributes) rather than comparing it to a
 golden copy, so they say *what* a reader of the diagram relies on.
 """
 
+import html
 import re
 import shutil
 import subprocess
@@ -94,9 +95,17 @@ class Dot:
 
     def text(self, node):
         """A node's label without markup."""
-        label = self.nodes[node]["label"]
-        label = label[1:-1] if label.startswith("<") else label
-        return " ".join(re.sub(r"<[^>]+>", " ", label).replace("&gt;", ">").split())
+        return label_text(self.nodes[node]["label"])
+
+    def cluster_text(self, name):
+        """A cluster's label without markup."""
+        return label_text(self.clusters[name]["label"])
+
+
+def label_text(label):
+    """What a label shows: an HTML-like label without its tags, entities resolved."""
+    label = label[1:-1] if label.startswith("<") else label
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", label)).split())
 
 
 # ------------------------------------------------------------------------ structure
@@ -105,8 +114,8 @@ class Dot:
 def test_googlenet_clusters_labels_and_edge_shapes():
     d = Dot(dot_of("googlenet.cnn"))
     for stage in ("b1", "b2", "b3", "b4", "b5"):
-        assert d.clusters[stage]["label"] == stage
-    assert d.clusters["b3.inception_1"]["label"] == "inception(64, (96, 128), (16, 32), 32)"
+        assert d.cluster_text(stage) == stage
+    assert d.cluster_text("b3.inception_1") == "inception(64, (96, 128), (16, 32), 32)"
     assert d.parent["b3.inception_1.path_2.conv_2"] == "b3.inception_1.path_2"
     assert "conv 7x7/2, 64" in d.text("b1.conv_1")
     assert "relu" in d.text("b1.conv_1")  # folded into the conv's box
@@ -115,7 +124,7 @@ def test_googlenet_clusters_labels_and_edge_shapes():
     assert d.edges[("b3.inception_1.path_3.conv_2", "b3.inception_1.concat_1")]["label"] \
         == "32x28x28"
     assert d.edges[("b5.flatten_1", "linear_1")]["label"] == "1024"
-    assert d.edges[("linear_1", "output")]["label"] == "1000"
+    assert d.edges[("linear_1", gv.OUTPUT)]["label"] == "1000"
 
 
 def test_inception_paths_start_on_one_rank():
@@ -136,7 +145,7 @@ def test_residual_shortcuts_are_dashed_and_the_main_path_is_not():
     assert into_projection["style"] == out_of_projection["style"] == "dashed"
     main_path = d.edges[("layer2.basic_1.main.conv_2", "layer2.basic_1.add_1")]
     assert "style" not in main_path
-    assert d.clusters["layer2.basic_1.shortcut"]["label"] == "shortcut"
+    assert d.cluster_text("layer2.basic_1.shortcut") == "shortcut"
     dashed = [e for e, a in d.edges.items() if a.get("style") == "dashed"]
     assert len(dashed) == 5 + 3 * 2  # 5 identity shortcuts, 3 projections (in and out)
 
@@ -159,7 +168,7 @@ def test_only_cheap_element_wise_layers_fold():
 def test_unfolded_diagram_has_one_box_per_layer():
     net = cnndsl.load(SPECS / "lenet.cnn")
     d = Dot(gv.to_dot(net.graph, gv.DrawOptions(fold=False)))
-    assert set(d.nodes) == set(net.graph.nodes) | {"output"}
+    assert set(d.nodes) == set(net.graph.nodes) | {gv.OUTPUT}
     assert d.edges[("features.conv_1", "features.sigmoid_1")]["label"] == "6x28x28"
 
 
@@ -204,7 +213,7 @@ def test_show_params_macs_and_receptive_field():
 def test_rankdir_and_title():
     source = dot_of("lenet.cnn", rankdir="LR")
     assert "rankdir=LR" in source
-    assert 'label="lenet  ·  1x28x28 → 10  ·  61.7K params, 417K MACs"' in source
+    assert 'label=<lenet  ·  1x28x28 → 10  ·  61.7K params, 417K MACs>' in source
 
 
 def test_dot_source_is_deterministic():
@@ -221,7 +230,7 @@ def test_dot_source_is_deterministic():
 
 def test_block_named_with_as_is_labelled_once():
     d = Dot(dot_of("zoo/googlenet.cnn"))
-    assert d.clusters["inception3a"]["label"] == "inception3a: inception(64, (96, 128), (16, 32), 32)"
+    assert d.cluster_text("inception3a") == "inception3a: inception(64, (96, 128), (16, 32), 32)"
     # a block that draws as one box carries its name in the box instead of a cluster
     assert "conv1" not in d.clusters
     assert d.text("conv1.conv_1").split()[:2] == ["conv1:", "basic_conv(64,"]
@@ -251,7 +260,7 @@ def test_partial_diagram_marks_the_failing_node_and_stops_there():
     blamed = d.edges[("b3.inception_1.path_3.conv_2", "b3.inception_1.concat_1")]
     assert blamed["color"] == gv.ERROR and blamed["label"] == "32x24x24"
     assert not [n for n in d.nodes if n.startswith(("b4", "b5", "linear"))]
-    assert "output" not in d.nodes
+    assert gv.OUTPUT not in d.nodes
 
 
 def test_partial_diagram_marks_a_collapsed_block_that_failed():
@@ -267,8 +276,28 @@ def test_partial_diagram_places_an_error_no_layer_stands_for():
     with pytest.raises(cnndsl.CnnError) as info:
         cnndsl.loads(text, "t.cnn")
     d = Dot(gv.to_dot(info.value.graph, diagnostics=info.value.diagnostics))
-    assert "error[E0206]" in d.text("error_1") and "t.cnn:4:10" in d.text("error_1")
-    assert ("a.conv_1", "error_1") in d.edges
+    box = gv.ERROR_BOX.format(1)
+    assert "error[E0206]" in d.text(box) and "t.cnn:4:10" in d.text(box)
+    assert ("a.conv_1", box) in d.edges
+
+
+def test_layers_named_like_the_diagrams_own_nodes_keep_their_own_boxes():
+    """Issue 18, item 11: `conv as output` used to share the output box (an `output ->
+    output` self-loop); the diagram's own ids start with `@`, which no name can."""
+    text = ("network t\ninput [1, 8, 8]\nconv(4, k=3) as output\nconv(2, k=1) as error_1\n"
+            "relu as output_1\n")
+    d = Dot(gv.to_dot(cnndsl.loads(text, "t.cnn").graph))
+    assert d.text("output") == "conv 3x3, 4" and d.text(gv.OUTPUT) == "output"
+    assert d.text("error_1") == "conv 1x1, 2 relu"  # `relu as output_1` folded into it
+    assert set(d.edges) == {("input", "output"), ("output", "error_1"), ("error_1", gv.OUTPUT)}
+    with pytest.raises(cnndsl.CnnError) as info:  # and an error box beside a layer `error_1`
+        cnndsl.loads(text + "conv(16, k=0)\n", "t.cnn")
+    d = Dot(gv.to_dot(info.value.graph, diagnostics=info.value.diagnostics))
+    box = gv.ERROR_BOX.format(1)
+    assert "error[E0206]" in d.text(box) and d.text("error_1").startswith("conv 1x1, 2")
+    assert ("error_1", box) in d.edges and all(a != b for a, b in d.edges)
+    name = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")  # grammar's NAME
+    assert not name.fullmatch(gv.OUTPUT) and not name.fullmatch(box)
 
 
 # ------------------------------------------------------------------------------ CLI

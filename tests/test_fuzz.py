@@ -2,11 +2,21 @@
 
 The property (issue 6): the only outcomes of checking any input are success
 or cnndsl's own :class:`CnnError`; never another exception, never a hang.
-Inputs come from five sources: random bytes (invalid UTF-8 included),
+Inputs come from these sources: random bytes (invalid UTF-8 included),
 random text over the language's characters, specs generated from the
 grammar's constructs, valid specs mutated token by token (deleted,
 swapped, duplicated, numbers replaced by 0, negative, huge and float
-values), and API calls with odd parameter overrides and input shapes.
+values), API calls with odd parameter overrides and input shapes, and the
+hostile families of issue 18: values that double (``t = (t, t)``), control,
+bidi and line-break characters wherever spec text can go, and special files
+(devices, FIFOs, directories) given to the command line as inputs and outputs.
+
+No case is bounded by the wall clock. The limits bound the work (a smaller
+``max_nodes`` than the default, so every case is quick); a case is a hang
+only past a CPU-time bound that is calibrated on this machine in this run
+(:func:`_hang_bound`), so neither a loaded machine (CPU time does not pass
+while waiting for a core) nor a slow one (the calibration is slow too) can
+make a spec that finishes look like a hang.
 
 Profiles, picked with the environment variable ``CNNDSL_FUZZ``:
 
@@ -25,10 +35,17 @@ and replayed by :func:`test_regressions`.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import resource
 import signal
+import stat
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -47,7 +64,6 @@ SEEDS = sorted((ROOT / "specs").rglob("*.cnn")) + sorted((ROOT / "tests" / "gold
 
 PROFILE = os.environ.get("CNNDSL_FUZZ", "short")
 EXAMPLES = int(os.environ.get("CNNDSL_FUZZ_EXAMPLES") or {"short": 60, "long": 25_000}[PROFILE])
-TIME_BOUND_S = 10.0  # per case; generous for a shared 2-core machine, far below a hang
 # The layer limit the cases run under. At the default (1,000,000) a spec may
 # legitimately take half a minute to expand; under a smaller limit every
 # case must still be answered at once, which is what shows that the limits
@@ -63,11 +79,44 @@ CASES = {"run": 0, "crashes": 0}
 
 
 class Hang(Exception):
-    """A case ran past the time bound."""
+    """A case ran past the CPU-time bound."""
+
+
+# The slowest case that finishes (tests/fuzz_regressions/long_sum.cnn, a 400 KB
+# spec of one long sum) takes about 25 times the reference workload below, on
+# any machine: both are mostly parsing and elaboration. A case is a hang past
+# 500 times the reference: twenty times the slowest legitimate case.
+HANG_FACTOR = 500
+_REFERENCE = "network ref\ninput [3, 16, 16]\n" + (
+    "x = (1 + 2) * 3 - 4 // 5 + 6 % 7 + 8 + 9 + 10 + 11 + 12 + 13 + 14\n"
+    "conv(4, k=3, p=1) relu\n") * 100
+
+
+def _reference_cpu_s() -> float:
+    """CPU seconds this machine takes to parse and check a 9 KB spec of 200 layers,
+    measured now (the median of three): the unit of the hang bound."""
+    cnndsl.loads(_REFERENCE)  # warm: the grammar and the imports are not the unit
+    times = []
+    for _ in range(3):
+        start = time.process_time()
+        cnndsl.loads(_REFERENCE)
+        times.append(time.process_time() - start)
+    return sorted(times)[1]
+
+
+_BOUND: list[float] = []
+
+
+def _hang_bound() -> float:
+    """CPU seconds after which a case is a hang (calibrated once per run)."""
+    if not _BOUND:
+        _BOUND.append(HANG_FACTOR * max(_reference_cpu_s(), 1e-3))
+    return _BOUND[0]
 
 
 def _on_alarm(signum, frame):
-    raise Hang(f"no answer within {TIME_BOUND_S} s")
+    raise Hang(f"no answer within {_hang_bound():.0f} s of CPU time "
+               f"({HANG_FACTOR:,} times the reference network)")
 
 
 def _record(data: bytes, kind: str, error: BaseException) -> None:
@@ -80,16 +129,20 @@ def _record(data: bytes, kind: str, error: BaseException) -> None:
 
 
 def _answer(run) -> object:
-    """Call ``run`` under the time bound; the network, or the CnnError it raised."""
-    old = signal.signal(signal.SIGALRM, _on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, TIME_BOUND_S)
+    """Call ``run`` under the hang bound; the network, or the CnnError it raised.
+
+    The timer counts this process's CPU time (ITIMER_PROF), not the wall
+    clock: time spent waiting for a busy core does not count."""
+    bound = _hang_bound()
+    old = signal.signal(signal.SIGPROF, _on_alarm)
+    signal.setitimer(signal.ITIMER_PROF, bound)
     try:
         return run()
     except CnnError as err:
         return err
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, old)
 
 
 def _well_formed(result) -> None:
@@ -121,7 +174,7 @@ def check_outcome(run, data: bytes, kind: str) -> None:
 
 def check_text(text: str, kind: str, **options) -> None:
     options.setdefault("max_nodes", FUZZ_MAX_NODES)
-    check_outcome(lambda: cnndsl.loads(text, file="fuzz.cnn", **options),
+    check_outcome(lambda: cnndsl.loads(text, "fuzz.cnn", **options),
                   text.encode("utf-8", "surrogatepass"), kind)
 
 
@@ -444,6 +497,303 @@ def test_api_overrides(text, params, input_shape, max_nodes):
     check_text(text, "api", input_shape=input_shape, max_nodes=max_nodes, **params)
 
 
+# ------------------------------------------------ hostile families (issue 18)
+#
+# What a red-team pass broke, as generators: values that double, characters
+# that control a terminal or reorder text, characters that some tools count as
+# line breaks, and special files where a regular one is expected.
+
+# Every character some tool takes for a line break (str.splitlines does, lark
+# counts only \n), and characters that control a terminal or reorder text.
+LINE_BREAKS = ["\r", "\r\n", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028",
+               "\u2029"]
+CONTROLS = ["\x1b[2J\x1b[H", "\x1b[32mAll checks passed\x1b[0m", "\x00", "\x07", "\x08", "\t",
+            "\x7f", "\x9b", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069", "\u202a",
+            "\u202b", "\u202c", "\u202d", "\u200e", "\u200f", "\u061c", "\ufeff", "\u200b"]
+
+
+def _shown(text: str) -> set:
+    """Characters in ``text`` that must not reach a terminal raw: everything not
+    printable but the line feed and tab that lay out the output itself."""
+    return {c for c in text if c not in "\n\t" and not c.isprintable()}
+
+
+_GROW = ["(t, t)", "t + t", "(t, t, t)", "(t,)", "((t, 1), t)", "(t, (t, t))"]
+_DOUBLE_SEEDS = ["1", "(1, 2)", "range(3)", '"s"', "in.shape", "()", "(1,)"]
+_USES = ["if t == u { relu }", "if t < u { relu }", "repeat t { relu }", "b(t)", "b(x=t)",
+         "conv(t)", "conv(4, k=t)", "conv(t[0])", "for x in t { relu }",
+         "for (a, c) in t { relu }", "repeat len(t) { relu }", "x = min(t)", "x = t + t",
+         "x = t[-1]", "linear(t)", "x = (t, u) == (u, t)"]
+
+
+@st.composite
+def doubling_specs(draw) -> tuple[str, dict]:
+    """`t = (t, t)` in a loop or along a chain of network parameters, then a use of t.
+    Returns the spec and the API parameters to pass (a doubled Python value at times)."""
+    times = draw(st.integers(0, 70))
+    seed, grow = draw(st.sampled_from(_DOUBLE_SEEDS)), draw(st.sampled_from(_GROW))
+    use = draw(st.sampled_from(_USES))
+    block = "block b(x = 1) { conv(4, k=1) }\n"
+    params: dict = {}
+    if draw(st.booleans()):  # in the body: a loop
+        header = "network d\ninput [3, 8, 8]\n"
+        other = grow.replace("t", "u")
+        body = (f"t = {seed}\nrepeat {times} {{ t = {grow} }}\n"
+                f"u = {seed}\nrepeat {draw(st.integers(0, times))} {{ u = {other} }}\n")
+    else:  # in the header: a chain of parameters, the last one `t`
+        chain = [f"p0 = {seed}"] + [f"p{i} = {grow.replace('t', f'p{i - 1}')}"
+                                    for i in range(1, min(times, 40) + 1)]
+        last = f"p{min(times, 40)}"
+        header = f"network d({', '.join(chain)}, t = {last}, u = {last})\ninput [3, 8, 8]\n"
+        body = ""
+        if draw(st.integers(0, 3)) == 0:  # and from Python, the same shape of value
+            value = 1
+            for _ in range(times):
+                value = (value, value)
+            params["u"] = value
+    return header + block + body + use + "\n", params
+
+
+@FUZZ
+@given(doubling_specs())
+def test_doubling_values(case):
+    """Values that double are refused or handled, and no message grows with them."""
+    text, params = case
+    check_text(text, "doubling", **params)
+    result = _answer(lambda: cnndsl.loads(text, "fuzz.cnn", max_nodes=FUZZ_MAX_NODES, **params))
+    outputs = [result.render()] if isinstance(result, CnnError) else \
+        [result.summary(), json.dumps(result.to_json()), result.draw("dot"), result.to_source()]
+    for out in outputs:  # a value of 100,000 items may be kept, not printed whole
+        assert len(out) <= 200_000, f"{len(out):,} characters of output"
+
+
+@st.composite
+def hostile_text_specs(draw) -> str:
+    """A seed spec with control and bidi characters where spec text can go: comments,
+    strings (a block call's label, an argument, an unexpected string), names."""
+    text = draw(st.sampled_from(_SEED_TEXTS))
+    evil = "".join(draw(st.lists(st.sampled_from(CONTROLS + LINE_BREAKS), min_size=1, max_size=4)))
+    where = draw(st.sampled_from(["comment", "label", "argument", "string", "raw", "name"]))
+    lines = text.split("\n")
+    at = draw(st.integers(2, max(2, len(lines) - 1)))
+    if where == "comment":
+        insert = f"# {evil} comment"
+    elif where == "label":
+        lines.insert(2, 'block lbl(s = "") { relu }')
+        at = max(at, 3)
+        insert = f'lbl("{evil}")'
+    elif where == "argument":
+        insert = f'conv("{evil}")'
+    elif where == "string":
+        insert = f'"{evil}"'
+    elif where == "raw":
+        insert = evil
+    else:
+        insert = f"relu as a{evil}b"
+    lines.insert(min(at, len(lines)), insert)
+    return "\n".join(lines)
+
+
+@FUZZ
+@given(hostile_text_specs(), st.sampled_from(["fuzz.cnn", "fu\x1bzz.cnn", "\u202efuzz.cnn"]))
+def test_control_and_bidi_characters_never_reach_the_output_raw(text, file):
+    """Whatever a spec holds, what cnndsl shows (diagnostics, the summary, the
+    diagram source, the generated code) carries no raw control or bidi character."""
+    result = _answer(lambda: cnndsl.loads(text, file, max_nodes=FUZZ_MAX_NODES))
+    _well_formed(result)
+    outputs = [result.render()] if isinstance(result, CnnError) else \
+        [result.summary(), result.draw("dot"), result.to_source()]
+    for out in outputs:
+        assert not _shown(out), f"raw {sorted(_shown(out))!r} in:\n{out[:2000]}"
+
+
+@st.composite
+def line_break_specs(draw) -> str:
+    """A seed spec whose line ends and comments carry every kind of line break, with an
+    unknown layer `zzbad` on a later line for a diagnostic to point at."""
+    lines = draw(st.sampled_from(_SEED_TEXTS)).split("\n")
+    body = next((i + 1 for i, line in enumerate(lines) if line.startswith("input")), 2)
+    lines.insert(draw(st.integers(body, max(body, len(lines) - 1))), "zzbad")  # in the body
+    out = []
+    for i, line in enumerate(lines):
+        if draw(st.integers(0, 3)) == 0:
+            line += f"  # {draw(st.sampled_from(LINE_BREAKS))} after a break"
+        end = draw(st.sampled_from(["\n"] * 6 + ["\r\n", "\r", "\x0c\n", "\u2028\n"]))
+        out.append(line + (end if i < len(lines) - 1 else ""))
+    return "".join(out)
+
+
+@FUZZ
+@given(line_break_specs())
+def test_every_line_break_keeps_carets_on_their_text(text):
+    """One definition of a line: the line a diagnostic quotes, at its column, is
+    the text it is about."""
+    result = _answer(lambda: cnndsl.loads(text, "fuzz.cnn", max_nodes=FUZZ_MAX_NODES))
+    _well_formed(result)
+    if not isinstance(result, CnnError):
+        return
+    for d in result.diagnostics:
+        if d.span is None:
+            continue
+        line = result.sources.line(d.span.file, d.span.line)
+        assert line is not None and 1 <= d.span.column <= len(line) + 1, d
+        if d.code == "E0201" and "zzbad" in d.message:  # `unknown layer`, at its name
+            assert line[d.span.column - 1:].startswith("zzbad"), (d, line)
+
+
+# ---------------------------------------- special files given to the CLI
+
+
+def _cli(args: list[str], cwd: Path, *, feed: Path | None = None,
+         drain: Path | None = None) -> tuple[int, bytes, bytes, bytes]:
+    """Run ``python -m cnndsl ARGS`` in a child held to 2 GiB of memory and the hang
+    bound of CPU time, so a runaway read fails the case instead of taking the
+    machine. ``feed``: a FIFO to write a spec into once the child opens it;
+    ``drain``: a FIFO to read whatever the child writes into it.
+    Returns (exit status, stdout, stderr, what was drained)."""
+    cpu = max(1, int(_hang_bound()))
+
+    def limits():
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "cnndsl", *args], cwd=cwd, env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, preexec_fn=limits)
+    drained = bytearray()
+    reader = os.open(drain, os.O_RDONLY | os.O_NONBLOCK) if drain else None
+
+    def serve():  # the other end of the FIFOs, for as long as the child runs
+        while proc.poll() is None:
+            if feed is not None:
+                try:
+                    fd = os.open(feed, os.O_WRONLY | os.O_NONBLOCK)
+                except OSError as err:  # ENXIO: the child has not opened it (yet)
+                    assert err.errno == errno.ENXIO
+                else:
+                    os.write(fd, b"network f\ninput [1, 8, 8]\nconv(2, k=3)\n")
+                    os.close(fd)
+                    return
+            if reader is not None:
+                try:
+                    drained.extend(os.read(reader, 1 << 16))
+                except BlockingIOError:
+                    pass
+            time.sleep(0.01)
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    out, err = proc.communicate()
+    server.join()
+    if reader is not None:
+        try:
+            drained.extend(os.read(reader, 1 << 20))
+        except BlockingIOError:
+            pass
+        os.close(reader)
+    return proc.returncode, out, err, bytes(drained)
+
+
+def _refused_clearly(code: int, out: bytes, err: bytes) -> None:
+    """Exit 1 or 2, a message, no traceback, and output of bounded size."""
+    assert code in (1, 2), (code, err[-2000:])
+    assert b"Traceback" not in out + err, err[-2000:]
+    assert err.strip(), "refused without a word"
+    assert len(out) + len(err) <= 64_000
+
+
+def _special_input(kind: str, tmp: Path) -> tuple[str, Path | None]:
+    """A path of this kind, and the FIFO to feed if it is one."""
+    if kind == "directory":
+        (tmp / "dir.cnn").mkdir()
+        return "dir.cnn", None
+    if kind == "fifo":
+        os.mkfifo(tmp / "fifo.cnn")
+        return "fifo.cnn", tmp / "fifo.cnn"
+    if kind == "link_to_dev_zero":
+        (tmp / "zero.cnn").symlink_to("/dev/zero")
+        return "zero.cnn", None
+    devices = {"dev_zero": "/dev/zero", "dev_null": "/dev/null", "dev_urandom": "/dev/urandom"}
+    return devices[kind], None
+
+
+# Every kind through `check`; the other commands read specs the same way, so one
+# kind each (a child process is a second or more: `compile` imports torch).
+_INPUT_CASES = [("check", kind) for kind in ("dev_zero", "dev_urandom", "dev_null", "fifo",
+                                             "directory", "link_to_dev_zero")] + \
+    [("draw", "dev_zero"), ("compile", "fifo")]
+
+
+@pytest.mark.parametrize("command, kind", _INPUT_CASES)
+def test_special_files_as_inputs(tmp_path, kind, command):
+    """A device, a FIFO or a directory where a spec should be: a clear refusal (exit 1
+    or 2), never an endless read, a traceback or gigabytes of memory."""
+    spec, feed = _special_input(kind, tmp_path)
+    _refused_clearly(*_cli([command, spec], tmp_path, feed=feed)[:3])
+
+
+SPEC = "network f\ninput [1, 8, 8]\nconv(2, k=3)\n"
+
+
+def _device(tmp: Path, name: str, minor: int) -> Path:
+    """A character device like /dev/null (minor 3) or /dev/full (7), made for the
+    test: a bug must not replace the machine's own."""
+    path = tmp / name
+    try:
+        os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, minor))
+    except PermissionError:
+        pytest.skip("making a device node needs root")
+    return path
+
+
+_OUTPUT_CASES = [("draw", kind) for kind in ("directory", "fifo", "null_device", "full_device",
+                                             "link_to_file")] + [("compile", "fifo")]
+
+
+@pytest.mark.parametrize("command, kind", _OUTPUT_CASES)
+def test_special_files_as_outputs(tmp_path, kind, command):
+    """`-o` at a directory, FIFO, device or symlink: the path keeps its kind (a
+    device is never replaced by a text file), a refusal is clear, and what is
+    written through arrives whole."""
+    (tmp_path / "f.cnn").write_text(SPEC)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    drain = None
+    name = "model" + (".py" if command == "compile" else ".dot")  # draw's format: the suffix
+    target = out_dir / name
+    if kind == "directory":
+        target.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(target)
+        drain = target
+    elif kind == "null_device":
+        target = _device(out_dir, name, 3)
+    elif kind == "full_device":
+        target = _device(out_dir, name, 7)
+    else:
+        real = out_dir / "real.txt"
+        real.write_text("old\n")
+        target.symlink_to(real)
+    mode = os.lstat(target).st_mode
+    code, out, err, drained = _cli([command, "f.cnn", "-o", str(target)], tmp_path, drain=drain)
+    assert stat.S_IFMT(os.lstat(target).st_mode) == stat.S_IFMT(mode), "the path changed kind"
+    assert b"Traceback" not in out + err, err[-2000:]
+    assert len(out) + len(err) <= 64_000
+    assert sorted(p.name for p in out_dir.iterdir()) == sorted(
+        [target.name] + (["real.txt"] if kind == "link_to_file" else [])), "a file was left"
+    if kind == "full_device":
+        assert code in (1, 2) and err.strip(), "a write that failed was reported as done"
+    elif code == 0:
+        if kind == "fifo":
+            assert drained.startswith(b"# Generated" if command == "compile" else b"digraph")
+        if kind == "link_to_file":
+            assert (out_dir / "real.txt").read_text() != "old\n"  # written through the link
+        assert kind != "directory", "exit 0 for a directory"
+    else:
+        assert code in (1, 2) and err.strip(), (code, err[-2000:])
+
+
 # ------------------------------------------------------------- regressions
 
 
@@ -454,3 +804,11 @@ def test_regressions(case):
     result = _answer(lambda: cnndsl.load(case, max_nodes=FUZZ_MAX_NODES))
     _well_formed(result)
     assert isinstance(result, (cnndsl.Network, CnnError)), data
+
+
+def test_the_hang_bound_leaves_room_for_the_slowest_case():
+    """The bound is CPU time, calibrated here: the slowest spec that finishes (a
+    400 KB sum) uses a small part of it however loaded or slow the machine is."""
+    start = time.process_time()
+    _answer(lambda: cnndsl.load(REGRESSIONS / "long_sum.cnn", max_nodes=FUZZ_MAX_NODES))
+    assert time.process_time() - start < _hang_bound() / 5

@@ -7,11 +7,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+from math import lcm
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import cnndsl
 from cnndsl.cli import main
-from cnndsl.symbolic import Length, formulas, valid_sizes
+from cnndsl.ops.base import Window
+from cnndsl.symbolic import AxisRange, Length, _axis_range, _Merge, formulas, valid_sizes
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted(str(p.relative_to(ROOT)) for p in [*ROOT.glob("specs/*.cnn"),
@@ -85,13 +90,18 @@ def _fits_text(text, shape):
         return False
 
 
+def _window(k, s, p, ceil):
+    """A square window: extent k, stride s, padding p on both sides."""
+    return Window((k, k), (s, s), (p, p), ceil)
+
+
 def test_length_keeps_floor_and_ceil_exact():
-    stem = Length().through(7, 2, 3, False)  # conv 7x7/2, p=3
+    stem = Length().through(_window(7, 2, 3, False), 0)  # conv 7x7/2, p=3
     assert stem.format("H") == "ceil(H/2)"
-    pool = stem.through(3, 2, 0, True)  # torchvision's maxpool(3, 2, ceil_mode=True)
+    pool = stem.through(_window(3, 2, 0, True), 0)  # torchvision's maxpool(3, 2, ceil_mode=True)
     assert pool.format("H") == "floor((H + 1)/4)"
     # torch drops a last window starting in the right padding: k=2, s=2, p=1
-    dropped = Length().through(2, 2, 1, True)
+    dropped = Length().through(_window(2, 2, 1, True), 0)
     assert [dropped.at(n) for n in (4, 5, 6)] == [3, 3, 4]
 
 
@@ -149,3 +159,204 @@ def test_check_imports_neither_torch_nor_graphviz():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=ROOT)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+# ------------------------------------------- solved, not scanned (issue 18, item 5)
+
+
+def test_min_input_of_a_deep_stride_stack_is_solved():
+    """The period doubles with every stride-2 layer: 2**40 here. A scan of it never
+    ended; the answer is arithmetic."""
+    net = cnndsl.loads("network t\ninput [1, 8, 8]\nrepeat 40 { maxpool(k=1, s=2) }\n")
+    height, width = valid_sizes(net.graph)
+    assert (height.minimum, height.period, height.rule("H")) == (1, 2**40, "H >= 1")
+    assert height.residues is None  # 2**40 residues are not listed
+    json.dumps(height.to_json())
+
+
+DEEP_UNET = """network u
+input [1, 8192, 8192]
+concat {
+    path { repeat 13 { maxpool(k=2, s=2) } }
+    path { repeat 13 { conv(1, k=3, s=2, p=1) } }
+}
+"""
+
+
+def test_divisibility_beyond_the_listed_periods():
+    """floor(H/8192) against ceil(H/8192): a period too long to list, said as a congruence."""
+    height, _ = valid_sizes(cnndsl.loads(DEEP_UNET).graph)
+    assert height.period == 8192 and height.residues is None
+    assert height.rule("H") == "H >= 8192, H divisible by 8192"
+    assert height.to_json()["congruences"] == [{"modulus": 8192, "from": 0, "to": 0}]
+    assert _fits_text(DEEP_UNET, (1, 3 * 8192, 8192))
+    for h in (8191, 8193, 2 * 8192 - 1):
+        assert not _fits_text(DEEP_UNET, (1, h, 8192)), h
+
+
+def test_min_input_beyond_the_old_scan_limit():
+    """The scan stopped at 65,536 and said no size was valid."""
+    text = "network t\ninput [1, 70000, 4]\nconv(1, k=(70000, 1))\n"
+    height, width = valid_sizes(cnndsl.loads(text).graph)
+    assert (height.minimum, width.minimum) == (70000, 1)
+    assert _fits_text(text, (1, 70000, 1)) and not _fits_text(text, (1, 69999, 1))
+
+
+def test_no_valid_size_is_proved_not_searched_for():
+    # floor(H/2) = H only at H = 0: the merge never lines up, at any size.
+    paths = (Length().through(_window(2, 2, 0, False), 0),
+             Length().through(_window(1, 1, 0, False), 0))
+    found = _axis_range(set(paths), {paths})
+    assert (found.minimum, found.gave_up, found.rule("H")) == (None, False, "no H is valid")
+    assert _scan(set(paths), {paths}, 10_000) is None
+
+
+# A window: extent k, stride s, padding p (at most k // 2, as torch requires), ceil mode.
+_WINDOWS = st.tuples(st.integers(1, 5), st.sampled_from([1, 1, 2, 3]), st.integers(0, 2),
+                     st.booleans()).filter(lambda w: w[2] <= w[0] // 2)
+
+
+@st.composite
+def _stacks(draw):
+    """Lengths of a random stack with merges: a trunk, and merges of paths that start
+    from one point of it (paths of one stride and of different strides)."""
+    trunk = [Length()]
+    merges = set()
+    lengths = {trunk[0]}
+    for _ in range(draw(st.integers(1, 3))):
+        if draw(st.booleans()):
+            k, s, p, ceil = draw(_WINDOWS)
+            trunk.append(trunk[-1].through(_window(k, s, p, ceil), 0))
+            lengths.add(trunk[-1])
+            continue
+        ends = []
+        # Half the merges have paths of equal strides (they line up periodically).
+        strides = draw(st.lists(st.sampled_from([1, 2, 3]), max_size=2)) \
+            if draw(st.booleans()) else None
+        for _ in range(draw(st.integers(2, 3))):
+            end = trunk[-1]
+            windows = draw(st.lists(_WINDOWS, max_size=2)) if strides is None else \
+                [draw(_WINDOWS.filter(lambda w, s=s: w[1] == s)) for s in strides]
+            for k, s, p, ceil in windows:
+                end = end.through(_window(k, s, p, ceil), 0)
+                lengths.add(end)
+            if draw(st.integers(0, 9)) == 0:
+                end = Length(const=draw(st.integers(0, 2)))  # a global pool on this path
+                lengths.add(end)
+            ends.append(end)
+        if len(set(ends)) > 1:
+            merges.add(tuple(ends))
+        trunk.append(ends[0])
+    return lengths, merges
+
+
+def _period(stack) -> int:
+    return lcm(*(length.m for length in stack[0] if length.const is None))
+
+
+def _scan(lengths, merges, bound):
+    """The old answer, by brute force: scan sizes up to ``bound``."""
+    period = 1
+    for length in lengths:
+        period = lcm(period, length.m) if length.const is None else period
+
+    def ok(n):
+        return (all(length.at(n) >= 1 for length in lengths)
+                and all(len({length.at(n) for length in m}) == 1 for m in merges))
+
+    first = next((n for n in range(1, bound + 1) if ok(n)), None)
+    if first is None:
+        return None
+    residues = tuple(sorted({x % period for x in range(first, first + period) if ok(x)}))
+    again = tuple(sorted({x % period for x in range(first + period, first + 2 * period) if ok(x)}))
+    return AxisRange(first, period, residues, periodic=residues == again)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(_stacks().filter(lambda stack: _period(stack) <= 1000))  # the scan stays short
+def test_solved_sizes_equal_a_brute_force_scan(stack):
+    lengths, merges = stack
+    solved = _axis_range(lengths, merges)
+    bound = 5000  # above the minimum of any such stack: its period, plus its offsets
+    scanned = _scan(lengths, merges, bound)
+    if scanned is None:
+        assert solved.minimum is None or solved.minimum > bound
+        return
+    assert (solved.minimum, solved.period, solved.residues, solved.periodic) == \
+        (scanned.minimum, scanned.period, scanned.residues, scanned.periodic)
+    assert solved.rule("H") == scanned.rule("H")
+
+
+_PATH_ENDS = st.one_of(
+    st.builds(Length, st.integers(-12, 12), st.sampled_from([1, 2, 3, 4, 6, 8])),
+    st.builds(lambda c: Length(const=c), st.integers(0, 3)))
+
+
+@settings(max_examples=500, deadline=None, derandomize=True)
+@given(st.lists(st.lists(_PATH_ENDS, min_size=2, max_size=3), min_size=1, max_size=3))
+def test_each_merge_lines_up_where_a_scan_says(merges):
+    """Every floor((H + b)/m) the windows can make, not only those a few windows reach."""
+    merges = {tuple(m) for m in merges if len(set(m)) > 1}
+    lengths = {length for m in merges for length in m}
+    for paths in merges:
+        merge = _Merge(paths)
+        for n in range(0, 60):
+            expected = next((x for x in range(n, 400) if len({p.at(x) for p in paths}) == 1),
+                            None)
+            assert merge.next_valid(n) == expected, (paths, n)
+    scanned = _scan(lengths, merges, 2000)
+    solved = _axis_range(lengths, merges)
+    if scanned is None:
+        assert solved.minimum is None
+    else:
+        assert (solved.minimum, solved.residues, solved.periodic, solved.rule("H")) == \
+            (scanned.minimum, scanned.residues, scanned.periodic, scanned.rule("H"))
+        if solved.periodic:  # the congruences (said where residues are too many to list) agree
+            assert solved.residues == tuple(
+                r for r in range(solved.period)
+                if all((r - start) % m <= w for m, start, w in solved.congruences))
+
+
+GATED = """network gated
+input [4, 32, 32]
+conv(4, k=3, s=2, p=1)
+mul {
+    path { }
+    path { global_avgpool conv(4, k=1) sigmoid }
+}
+"""
+
+
+def test_a_broadcast_gate_lines_up_at_every_size():
+    """`mul` takes a 4x1x1 gate over any height: squeeze-and-excitation constrains
+    nothing (it was taken for paths of different strides)."""
+    height, width = valid_sizes(cnndsl.loads(GATED).graph)
+    assert (height.minimum, height.periodic, height.rule("H")) == (1, True, "H >= 1")
+    assert all(_fits_text(GATED, (4, h, 5)) for h in (1, 2, 7, 30))
+
+
+# `same` and per-side padding, pad layers and broadcasting gates: every layer's
+# size formula equals the size elaboration computes, at every input size.
+@pytest.mark.parametrize("body", [
+    'conv(4, k=3, s=2, p="same") maxpool(k=3, s=2, p="same") avgpool(k=2, s=2, p="same")',
+    'conv(4, k=3, s=2, p=((0, 1), (1, 0))) pad(((1, 2), (0, 3))) '
+    'maxpool(k=2, s=2, p=((0, 1), (1, 0)))',
+    'conv(4, k=3, s=2, p=1) mul { path { conv(4, k=3, p="same") } '
+    'path { global_avgpool conv(4, k=1) sigmoid } } conv(4, k=3, s=2, p="same")',
+    'mul { path { global_avgpool } path { conv(4, k=3, s=2, p="same") } } '
+    'add { path { conv(4, k=2, s=2) } path { conv(4, k=3, s=2, p="same") } }',
+])
+def test_formulas_of_padding_and_gates_equal_elaboration(body):
+    text = f"network t\ninput [4, 64, 64]\n{body}\n"
+    table = formulas(cnndsl.loads(text).graph)
+    checked = 0
+    for n in range(1, 60):
+        try:
+            graph = cnndsl.loads(text, input_shape=(4, n, n + 1)).graph
+        except cnndsl.CnnError:
+            continue
+        for node, lengths in table.items():
+            if lengths is not None:
+                assert (lengths[0].at(n), lengths[1].at(n + 1)) == graph.nodes[node]["shape"][1:]
+                checked += 1
+    assert checked > 100

@@ -9,6 +9,8 @@ would show up here as built layers.
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import cnndsl
 from cnndsl import elaborate, parser
@@ -120,6 +122,132 @@ def test_block_calls_nest_no_deeper_than_the_limit():
     assert len(notes) == 7 and "more enclosing block calls" in notes[3]  # shortened chain
 
 
+@pytest.fixture
+def parsed_whole(monkeypatch) -> list:
+    """Texts the parser finished parsing (the tree walks ran): a refusal at
+    the token level leaves this empty."""
+    walked: list = []
+    original = parser._nesting_diagnostic
+
+    def recording(tree, file):
+        walked.append(file)
+        return original(tree, file)
+
+    monkeypatch.setattr(parser, "_nesting_diagnostic", recording)
+    return walked
+
+
+def test_a_300k_deep_else_if_chain_is_refused_before_it_is_parsed(parsed_whole):
+    # Issue 18: 41 s to parse, then refused by the tree walk.
+    err = error("if false { relu }" + " else if false { relu }" * 300_000)
+    (d,) = err.diagnostics
+    assert d.code == "E0403" and d.label == "nesting level 101"
+    assert d.span.column < 3_000  # the 100th link, not the end of the chain
+    assert parsed_whole == []
+
+
+def test_a_400k_item_tuple_is_refused_before_it_is_parsed(parsed_whole):
+    # Issue 18: 29 s to parse an 800 KB literal.
+    err = error("x = (" + ", ".join(["1"] * 400_000) + ")\nrelu")
+    (d,) = err.diagnostics
+    assert d.code == "E0405"
+    assert d.message == "a tuple, list or call has more than 10,000 items"
+    assert (d.span.line, d.span.column) == (3, 5)  # its opening bracket
+    assert parsed_whole == []
+
+
+@pytest.mark.parametrize("opening, closing", [("[", "]"), ("conv(", ")"), ("f(", ")")])
+def test_items_up_to_the_limit_parse(opening, closing, parsed_whole):
+    items = ", ".join(["1"] * parser.MAX_ITEMS) + ","  # a trailing comma is no item
+    parser.parse(HEAD + "x = " + opening + items + closing)
+    assert len(parsed_whole) == 1
+    with pytest.raises(CnnError, match="more than 10,000 items"):
+        parser.parse(HEAD + "x = " + opening + items + " 1, 1" + closing)
+
+
+def test_the_token_limit(monkeypatch, parsed_whole):
+    monkeypatch.setattr(parser, "MAX_TOKENS", 1_000)
+    monkeypatch.setattr(parser, "BYTES_PER_TOKEN", 10**6)  # 16 MB: still 1,000 tokens
+    layers = "relu\n" * 990  # 10 tokens of header and input, then a token a layer
+    assert len(cnndsl.loads(HEAD + layers).layers()) == 990
+    err = error(layers + "relu\n" * 100_000)
+    (d,) = err.diagnostics
+    assert d.code == "E0405" and d.message.startswith("the spec has more than 1,000 tokens")
+    assert (d.span.line, d.label) == (2 + 991, "token 1,001")
+    assert "raise --max-bytes" in d.help and len(parsed_whole) == 1
+    # Raising the byte limit raises the token limit with it.
+    assert cnndsl.loads(HEAD + layers + "relu\n" * 7, max_bytes=10**6 * 1_007)
+
+
+def test_a_syntax_error_then_too_many_tokens_reports_both(monkeypatch):
+    monkeypatch.setattr(parser, "MAX_TOKENS", 1_000)
+    monkeypatch.setattr(parser, "BYTES_PER_TOKEN", 10**6)
+    err = error("conv(4, k=)\n" + "relu\n" * 2_000)
+    assert [d.code for d in err.diagnostics] == ["E0101", "E0405"]
+
+
+_LEAF = st.sampled_from(["relu", "x = 1", "conv(4, k=1)"])
+
+
+def _if_chain(parts) -> str:
+    then, links, last = parts
+    text = "if true { " + " ".join(then) + " }"
+    text += "".join(" else if false { " + " ".join(b) + " }" for b in links)
+    return text + (" else { " + " ".join(last) + " }" if last is not None else "")
+
+
+_STATEMENTS = st.recursive(_LEAF, lambda inner: st.one_of(
+    st.lists(inner, max_size=3).map(lambda b: "stage s { " + " ".join(b) + " }"),
+    st.lists(inner, max_size=3).map(lambda b: "repeat 1 { " + " ".join(b) + " }"),
+    st.tuples(st.lists(inner, max_size=2), st.lists(st.lists(inner, max_size=2), max_size=4),
+              st.none() | st.lists(inner, max_size=2)).map(_if_chain),
+    st.lists(st.lists(inner, max_size=2), min_size=1, max_size=2).map(
+        lambda paths: "concat { " + " ".join("path { " + " ".join(p) + " }" for p in paths) + " }"),
+), max_leaves=40)
+
+
+def _verdicts(text: str, limit: int):
+    """(the token scan's E0403 or None, the tree walk's) at a nesting limit of ``limit``."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(parser, "MAX_NESTING", 10**6)
+        tree = parser._lark().parse(text)
+        patch.setattr(parser, "MAX_NESTING", limit)
+        by_tree = parser._nesting_diagnostic(tree, "t.cnn")
+        try:
+            list(parser._lark().lex(text))
+            return None, by_tree
+        except parser._Refused as refused:
+            return refused.diagnostic, by_tree
+
+
+def _agree(text: str, limit: int) -> bool:
+    by_scan, by_tree = _verdicts(text, limit)
+    assert (by_scan is None) == (by_tree is None), text
+    if by_tree is not None:
+        assert by_scan.label == by_tree.label == f"nesting level {limit + 1}"
+    return by_tree is None
+
+
+@given(st.lists(_STATEMENTS, min_size=1, max_size=3), st.integers(1, 6))
+def test_the_token_scan_counts_nesting_exactly_as_the_tree_walk(statements, limit):
+    # The scan refuses early; it must refuse exactly what the tree walk would.
+    _agree(HEAD + "block b() { " + statements[0] + " }\n" + "\n".join(statements), limit)
+
+
+@pytest.mark.parametrize("text, limit, accepted", [
+    ("if true { } else if false { } stage s { stage s { relu } }", 2, True),  # the chain ended
+    ("if true { } else if false { } if true { } else if false { } else if false { }", 2, False),
+    ("if true { } else if false { } if true { } else if false { } else if false { }", 3, True),
+    ("if true { if true { } else if false { } relu } else if false { stage s { } }", 2, False),
+    ("if true { if true { } else if false { } relu } else if false { stage s { } }", 3, True),
+    ("if true { } else if false { } else { stage s { } }", 2, False),
+    ("if true { } else if false { } else { concat { path { } } }", 3, True),
+    ("stage s { if true { } else if true { } } stage t { stage u { stage v { } } }", 3, True),
+])
+def test_where_an_else_if_chain_ends(text, limit, accepted):
+    assert _agree(HEAD + text, limit) == accepted
+
+
 # ------------------------------------------------------------- recursion
 
 
@@ -216,6 +344,52 @@ def test_a_trillion_parameters_check_statically():
     net = cnndsl.loads(HEAD + "flatten linear(1000000) linear(1000000)")
     assert net.params == 3072 * 1_000_000 + 1_000_000 + 1_000_000 * 1_000_000 + 1_000_000
     assert "W0401" in [w.code for w in net.warnings]  # no machine here has 4 TB
+
+
+GLOBAL_POOL = "network gap\ninput [3, 32, 32]\nconv(16, k=3, p=1) relu global_avgpool flatten linear(10)\n"
+
+
+def test_an_export_counts_its_example_input_before_torch_allocates(tmp_path, monkeypatch,
+                                                                   capsys):
+    # Issue 18: --onnx at 3x40000x40000 was an allocator traceback (38 GB):
+    # the budget counted parameters only, not the export's example input.
+    import cnndsl.backends.torch_module as backend
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("torch was asked to build or export")
+
+    monkeypatch.setattr(backend, "build_module", must_not_run)
+    monkeypatch.setattr(backend, "onnx_bytes", must_not_run)
+    monkeypatch.setenv("CNNDSL_MEMORY_LIMIT", str(16 * 10**9))
+    spec, out = tmp_path / "gap.cnn", tmp_path / "gap.onnx"
+    spec.write_text(GLOBAL_POOL)
+    assert main(["compile", str(spec), "--input", "3x40000x40000", "--onnx", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "error[E0404]: exporting needs 38.4GB" in err
+    assert "the example input is 2 x 3x40000x40000 at float32: 38.4GB" in err
+    assert "Traceback" not in err and not out.exists()
+
+
+def test_an_export_that_fits_is_not_refused():
+    from cnndsl.passes import budget
+    net = cnndsl.loads(GLOBAL_POOL)
+    example = 2 * 3 * 32 * 32 * 4
+    weights = 2 * 4 * (16 * 3 * 9 + 16 + 16 * 10 + 10)  # the module and the file's copy
+    assert budget.module_fits(net.graph, weights + example, example_batch=2) is None
+    refused = budget.module_fits(net.graph, weights + example - 1, example_batch=2)
+    assert refused.code == "E0404" and "exporting needs" in refused.message
+
+
+@pytest.mark.parametrize("size", ["99999999999999999999", str(2**63)])
+def test_input_sizes_are_capped_like_every_number(size, tmp_path, capsys):
+    spec = tmp_path / "t.cnn"
+    spec.write_text(HEAD + "relu\n")
+    with pytest.raises(SystemExit) as info:
+        main(["check", str(spec), "--input", f"3x{size}x9"])
+    assert info.value.code == 2
+    assert "--input sizes must be below 2**63" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="input_shape: sizes must be below 2\\*\\*63"):
+        cnndsl.loads(HEAD + "relu", input_shape=(3, int(size), 9))
 
 
 # ------------------------------------------------------- syntax errors

@@ -1,10 +1,14 @@
 """Receptive fields, checked against their definition with torch gradients.
 
-The field of an output unit is the set of input pixels that can change it.
-With positive weights, average pools in place of max pools and identity
-activations, nothing cancels, so the input pixels with a non-zero gradient
-of one output unit span exactly its field: the bounding box of that region
-must start at ``j*S - P`` and have ``r`` pixels, per axis.
+The field of an output unit is the set of input pixels that can change it
+through the layers' windows; statistics of the whole feature map (a
+squeeze-and-excitation gate that `mul` broadcasts over both spatial axes,
+the mean and variance of group and instance norm) are left out, as
+docs/language.md defines it. With positive weights, average pools in
+place of max pools, identity activations and those statistics detached,
+nothing cancels, so the input pixels with a non-zero gradient of one
+output unit span exactly its field: the bounding box of that region must
+start at ``j*S - P`` and have ``r`` pixels, per axis.
 """
 
 from __future__ import annotations
@@ -34,22 +38,48 @@ def _at_repository_root(monkeypatch):
 
 
 class _WindowSum(torch.nn.Module):
-    """A max pool with dilation, as a sum over the same window (AvgPool2d has no dilation)."""
+    """A max pool as a sum over the same window (AvgPool2d has no dilation),
+    with its padding `pads` (left, right, top, bottom)."""
 
-    def __init__(self, args, out_shape):
+    def __init__(self, args, out_shape, pads):
         super().__init__()
-        self.a, self.out = args, out_shape
+        self.a, self.out, self.pads = args, out_shape, pads
 
     def forward(self, x):
         a = self.a
-        (kh, kw), (sh, sw), (ph, pw), (dh, dw) = a["kernel"], a["stride"], a["padding"], a["dilation"]
+        (kh, kw), (sh, sw), (dh, dw) = a["kernel"], a["stride"], a["dilation"]
+        left, right, top, bottom = self.pads
         ext = [d * (k - 1) + 1 for k, d in ((kh, dh), (kw, dw))]
         # ceil mode keeps a last window that runs past the padding: pad further right
-        extra = [max(0, (o - 1) * s + e - (n + 2 * p))
-                 for o, s, e, n, p in zip(self.out[1:], (sh, sw), ext, x.shape[2:], (ph, pw))]
-        x = F.pad(x, (pw, pw + extra[1], ph, ph + extra[0]))
+        extra = [max(0, (o - 1) * s + e - (n + before + after))
+                 for o, s, e, n, before, after in zip(self.out[1:], (sh, sw), ext, x.shape[2:],
+                                                      (top, left), (bottom, right))]
+        x = F.pad(x, (left, right + extra[1], top, bottom + extra[0]))
         ones = torch.ones(x.shape[1], 1, kh, kw, dtype=x.dtype)
         return F.conv2d(x, ones, stride=(sh, sw), dilation=(dh, dw), groups=x.shape[1])
+
+
+class _DetachedStats(torch.nn.Module):
+    """Group or instance norm with its mean and variance detached: by the
+    definition, statistics of the whole map are not part of the field."""
+
+    def __init__(self, groups):
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        g = x.reshape(n, self.groups, -1)
+        mean, std = g.mean(-1, keepdim=True).detach(), g.std(-1, keepdim=True).detach() + 1
+        return ((g - mean) / std).reshape(n, c, h, w)
+
+
+def _torch_class(ctor):
+    if ctor.source:  # a class torch.nn lacks, defined by the op
+        scope = {"torch": torch, "nn": torch.nn}
+        exec(ctor.source, scope)  # noqa: S102 (the op's own class source)
+        return scope[ctor.cls]
+    return getattr(torch.nn, ctor.cls)
 
 
 def _module(g, node):
@@ -60,28 +90,48 @@ def _module(g, node):
         return None
     if ctor.cls in ACTIVATIONS:
         return torch.nn.Identity()
+    if ctor.cls == "GroupNorm":
+        return _DetachedStats(ctor.args[0])
+    if ctor.cls == "InstanceNorm2d":
+        return _DetachedStats(ctor.args[0])
+    if ctor.cls == "PaddedMaxPool2d":
+        return _WindowSum(data["args"], data["shape"], ctor.kwargs["pad"])
     if ctor.cls == "MaxPool2d":
         if data["args"]["dilation"] != (1, 1):
-            return _WindowSum(data["args"], data["shape"])
+            ph, pw = _two(ctor.kwargs.get("padding", 0))
+            return _WindowSum(data["args"], data["shape"], (pw, pw, ph, ph))
         kwargs = {k: v for k, v in ctor.kwargs.items() if k != "dilation"}
         return torch.nn.AvgPool2d(*ctor.args, **kwargs)
-    module = getattr(torch.nn, ctor.cls)(*ctor.args, **ctor.kwargs)
+    module = _torch_class(ctor)(*ctor.args, **ctor.kwargs)
     for name, p in module.named_parameters():
         with torch.no_grad():
             p.copy_(torch.rand_like(p) + 0.5 if name == "weight" else torch.zeros_like(p))
     return module
 
 
-def forward(net, x):
+def _two(v):
+    return v if isinstance(v, tuple) else (v, v)
+
+
+def _gate(shape, out) -> bool:
+    """An input `mul` broadcasts over both spatial axes (a squeeze-and-excitation gate)."""
+    return len(shape) == 3 and shape[1:] == (1, 1) and out[1:] != (1, 1)
+
+
+def forward(net, x, detach_gates=True):
     """Run the layer graph in torch, node by node, from the ops' constructors."""
     g = net.graph
     values = {"input": x}
     for node in net.layers():
         data = g.nodes[node]
         module = _module(g, node)
-        if module is None:  # a merge: its own forward expression
+        if module is None:  # a merge or a functional op: its own forward expression
             names = [f"v{i}" for i in range(len(data["inputs"]))]
-            env = {"torch": torch, **{n: values[i] for n, i in zip(names, data["inputs"])}}
+            ins = [values[i] for i in data["inputs"]]
+            if detach_gates and data["op"].name == "mul":
+                ins = [v.detach() if _gate(g.nodes[i]["shape"], data["shape"]) else v
+                       for v, i in zip(ins, data["inputs"])]
+            env = {"torch": torch, **dict(zip(names, ins))}
             values[node] = eval(data["op"].forward_source(data["args"], names), env)
         else:
             values[node] = module.double().eval()(values[data["inputs"][0]])
@@ -113,29 +163,51 @@ def _txt(pair):
     return f"({pair[0]}, {pair[1]})"
 
 
+def _sides_txt(top_bottom, left_right):
+    return f"(({top_bottom[0]}, {top_bottom[1]}), ({left_right[0]}, {left_right[1]}))"
+
+
 @st.composite
 def window_layer(draw, strided=True):
-    """A conv or pool as spec text, with its per-axis (extent, stride, padding)."""
-    kind = draw(st.sampled_from(["conv", "maxpool", "avgpool"]))
+    """A conv, pool or pad as spec text, with its per-axis extent, stride and the
+    growth of a length at stride 1 (the padding before and after it, less extent - 1)."""
+    kind = draw(st.sampled_from(["conv", "maxpool", "avgpool", "pad"]))
+    if kind == "pad":
+        pads = [(draw(st.integers(0, 3)), draw(st.integers(0, 3))) for _ in range(2)]
+        mode = draw(st.sampled_from(["zeros", "reflect", "replicate"]))
+        grow = tuple(a + b for a, b in pads)
+        return f'pad({_sides_txt(*pads)}, mode="{mode}")', (1, 1), (1, 1), grow
     k = _pair(draw, 1, 4)
     s = _pair(draw, 1, 3) if strided else (1, 1)
     d = _pair(draw, 1, 3) if kind != "avgpool" else (1, 1)
     ext = tuple(di * (ki - 1) + 1 for ki, di in zip(k, d))
-    if kind == "conv":
-        p = (draw(st.integers(0, ext[0])), draw(st.integers(0, ext[1])))
-        text = f"conv({C}, k={_txt(k)}, s={_txt(s)}, p={_txt(p)}, d={_txt(d)})"
+    style = draw(st.sampled_from(["symmetric", "symmetric", "asymmetric", "same"]))
+    limit = ext if kind == "conv" else tuple(ki // 2 for ki in k)
+    if style == "same":
+        p, written = None, '"same"'
+    elif style == "asymmetric":
+        p = [(draw(st.integers(0, lim)), draw(st.integers(0, lim))) for lim in limit]
+        written = _sides_txt(*p)
     else:
-        p = (draw(st.integers(0, k[0] // 2)), draw(st.integers(0, k[1] // 2)))
-        ceil = draw(st.booleans())
-        text = (f"{kind}(k={_txt(k)}, s={_txt(s)}, p={_txt(p)}"
+        p = [(x, x) for x in (draw(st.integers(0, limit[0])), draw(st.integers(0, limit[1])))]
+        written = _txt((p[0][0], p[1][0]))
+    # `same` keeps the length at stride 1; explicit padding grows it by before + after - (ext - 1)
+    grow = (0, 0) if p is None else tuple(b + a - e + 1 for (b, a), e in zip(p, ext))
+    if kind == "conv":
+        text = f"conv({C}, k={_txt(k)}, s={_txt(s)}, p={written}, d={_txt(d)})"
+    else:
+        ceil = style == "symmetric" and draw(st.booleans())
+        text = (f"{kind}(k={_txt(k)}, s={_txt(s)}, p={written}"
                 + (f", d={_txt(d)}" if kind == "maxpool" else "")
                 + (", ceil=true" if ceil else "") + ")")
-    return text, ext, s, p
+    return text, ext, s, grow
 
 
 @st.composite
 def pointwise_layer(draw):
-    return draw(st.sampled_from(["relu", "bn", "sigmoid", "identity"]))
+    return draw(st.sampled_from(["relu", "bn", "sigmoid", "identity", "group_norm(2)",
+                                 "instance_norm", "layer_norm2d", "scale(0.5)",
+                                 "channel_shuffle(2)"]))
 
 
 def _grow(g):
@@ -153,15 +225,15 @@ def merge(draw):
     a stride-2 layer with 2p = extent - 1 (a 3x3/2 conv, a strided 1x1
     projection, a pool), so all halve alike.
     """
-    kind = draw(st.sampled_from(["concat", "add"]))
+    kind = draw(st.sampled_from(["concat", "add", "mul"]))
     down = draw(st.booleans())
     paths = []
     for _ in range(draw(st.integers(1, 3))):
         layers, delta = [], [0, 0]
         for _ in range(draw(st.integers(0, 2))):
             if draw(st.booleans()):
-                text, ext, _, p = draw(window_layer(strided=False))
-                delta = [dl + 2 * pi - e + 1 for dl, pi, e in zip(delta, p, ext)]
+                text, _, _, grow = draw(window_layer(strided=False))
+                delta = [dl + gr for dl, gr in zip(delta, grow)]
                 layers.append(text)
             else:
                 layers.append(draw(pointwise_layer()))
@@ -183,6 +255,8 @@ def merge(draw):
             else:
                 layers.append(f"{final}(k=({kh}, {kw}), s=2, p=({kh // 2}, {kw // 2}))")
         body.append("path { " + " ".join(layers) + " }")
+    if kind == "mul" and draw(st.booleans()):  # squeeze-and-excitation
+        body.append(f"path {{ global_avgpool conv({C}, k=1) sigmoid }}")
     text = f"{kind} {{ {' '.join(body)} }}"
     if kind == "concat":
         text += f" conv({C}, k=1)"  # back to C channels for the next add
@@ -210,6 +284,7 @@ def test_field_is_the_region_with_nonzero_gradient(text):
     assume(all(s <= 16 for s in rf.stride) and all(r + p <= 150 for r, p in zip(rf.size, rf.padding)))
     size = tuple(2 * (r + p + 2 * s) + 8 for r, p, s in zip(rf.size, rf.padding, rf.stride))
     net = cnndsl.loads(text, input_shape=(C, *size))
+    rf = net.graph.nodes[net.graph.graph["output"]]["rf"]  # `same` padding depends on the size
     _, oh, ow = net.output_shape
     unit = (oh // 2, ow // 2)
     for j in (unit, (unit[0] + 1, unit[1] + 1)):
@@ -327,3 +402,17 @@ def test_unaligned_warning_names_paths_not_a_stage_before_the_merge():
                        "concat { path { conv(4, k=1, s=2) } path { } }\n")
     (w,) = [w for w in net.warnings if w.code == "W0301"]
     assert w.label == "`path_1` and an empty path see regions with different strides"
+
+
+@pytest.mark.parametrize("n, before", [(224, 0), (225, 1)])
+def test_same_padding_places_the_field_where_tensorflow_pads(n, before):
+    # A 3x3/2 "same" conv: on 224 its one pixel of padding goes after the input
+    # (unit 0 starts at pixel 0), on 225 one pixel on each side (it starts at -1).
+    net = cnndsl.loads(f'network t\ninput [1, {n}, {n}]\nconv(1, k=3, s=2, p="same")')
+    assert _rf(net, "conv_1") == ReceptiveField((3, 3), (2, 2), (before, before))
+
+
+def test_padding_after_the_input_does_not_move_the_field():
+    net = cnndsl.loads("network t\ninput [1, 32, 32]\npad(((2, 5), (0, 1))) conv(1, k=3)")
+    assert _rf(net, "pad_1") == ReceptiveField((1, 1), (1, 1), (2, 0))
+    assert _rf(net, "conv_1") == ReceptiveField((3, 3), (1, 1), (2, 0))

@@ -2,12 +2,14 @@
 
 Specs are generated as text, so the whole pipeline (parse, elaborate, op
 shape rules) is under test; torch layers are built by hand here, not from
-cnndsl, so the oracle is independent. Where torch refuses a layer, cnndsl
+cnndsl, so the oracle is independent (with F.pad in front for TensorFlow's
+"same" and per-side padding, which torch.nn's layers cannot take). Where torch refuses a layer, cnndsl
 must refuse it too, and the other way round.
 """
 
 import pytest
 import torch
+import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
@@ -22,14 +24,37 @@ def _t(v):
 
 
 def _text(v):
-    return f"({v[0]}, {v[1]})" if isinstance(v, tuple) else str(v)
+    if isinstance(v, str):
+        return f'"{v}"'
+    return str(v).replace(" ", "") if isinstance(v, tuple) else str(v)
+
+
+def _explicit(padding, x, kernel, stride, dilation) -> tuple:
+    """Padding for F.pad (left, right, top, bottom): TensorFlow's rule for "same"
+    (out = ceil(n / s), the odd pixel after), sides as written, or None for an int."""
+    if isinstance(padding, int):
+        return None
+    if padding == "same":
+        pads = []
+        for n, k, s, d in zip(x.shape[2:], _t(kernel), _t(stride), _t(dilation)):
+            total = max((-(-n // s) - 1) * s + d * (k - 1) + 1 - n, 0)
+            pads.append((total // 2, total - total // 2))
+        padding = tuple(pads)
+    (top, bottom), (left, right) = padding
+    return left, right, top, bottom
+
+
+# Padding as torch takes it (one int), TensorFlow's "same", or per side.
+sides = st.tuples(st.tuples(st.integers(0, 3), st.integers(0, 3)),
+                  st.tuples(st.integers(0, 3), st.integers(0, 3)))
 
 
 @st.composite
 def conv_layer(draw):
     groups = draw(st.sampled_from([1, 1, 1, 2]))
+    padding = draw(st.one_of(st.integers(0, 3), st.integers(0, 3), st.just("same"), sides))
     return ("conv", dict(channels=groups * draw(st.integers(1, 3)), kernel=draw(pairs),
-                         stride=draw(pairs), padding=draw(st.integers(0, 3)),
+                         stride=draw(pairs), padding=padding,
                          dilation=draw(st.integers(1, 3)), groups=groups,
                          bias=draw(st.booleans())))
 
@@ -38,8 +63,9 @@ def conv_layer(draw):
 def pool_layer(draw):
     kind = draw(st.sampled_from(["maxpool", "avgpool"]))
     k = draw(pairs)
-    args = dict(kernel=k, stride=draw(st.one_of(st.none(), pairs)),
-                padding=draw(st.integers(0, 2)), ceil=draw(st.booleans()))
+    padding = draw(st.one_of(st.integers(0, 2), st.integers(0, 2), st.just("same"), sides))
+    args = dict(kernel=k, stride=draw(st.one_of(st.none(), pairs)), padding=padding,
+                ceil=isinstance(padding, int) and draw(st.booleans()))
     if kind == "maxpool":
         args["dilation"] = draw(st.integers(1, 2))
     return (kind, args)
@@ -57,15 +83,28 @@ def spec_of(c, h, w, stack):
     return "\n".join(lines)
 
 
-def torch_layer(kind, a, in_channels):
+def torch_layer(kind, a, x):
+    """The torch layer, with F.pad in front where torch.nn cannot pad that way."""
+    pads = _explicit(a["padding"], x, a["kernel"], a["stride"] or a["kernel"], a.get("dilation", 1))
+    padding = a["padding"] if pads is None else 0
+    if pads is not None and kind == "maxpool":
+        x = F.pad(x, pads, value=float("-inf"))
+    elif pads is not None:
+        x = F.pad(x, pads)
     if kind == "conv":
-        return nn.Conv2d(in_channels, a["channels"], _t(a["kernel"]), _t(a["stride"]),
-                         a["padding"], a["dilation"], a["groups"], a["bias"])
+        return nn.Conv2d(x.shape[1], a["channels"], _t(a["kernel"]), _t(a["stride"]),
+                         padding, a["dilation"], a["groups"], a["bias"])(x)
+    if pads is not None and kind in ("maxpool", "avgpool"):
+        # cnndsl refuses what torch would refuse of the padding in its own layer
+        (top, bottom), (left, right) = (pads[2:], pads[:2])
+        if max(top, bottom) > _t(a["kernel"])[0] // 2 or max(left, right) > _t(a["kernel"])[1] // 2:
+            if a["padding"] != "same":
+                raise ValueError("pad should be at most half of kernel size")
     stride = _t(a["stride"]) if a["stride"] is not None else None
     if kind == "maxpool":
-        return nn.MaxPool2d(_t(a["kernel"]), stride, a["padding"], a["dilation"],
-                            ceil_mode=a["ceil"])
-    return nn.AvgPool2d(_t(a["kernel"]), stride, a["padding"], ceil_mode=a["ceil"])
+        return nn.MaxPool2d(_t(a["kernel"]), stride, padding, a["dilation"],
+                            ceil_mode=a["ceil"])(x)
+    return nn.AvgPool2d(_t(a["kernel"]), stride, padding, ceil_mode=a["ceil"])(x)
 
 
 def torch_shapes(c, h, w, stack):
@@ -74,7 +113,7 @@ def torch_shapes(c, h, w, stack):
     shapes = []
     for kind, a in stack:
         try:
-            x = torch_layer(kind, a, x.shape[1])(x)
+            x = torch_layer(kind, a, x)
         except (RuntimeError, ValueError):
             return None
         if x.numel() == 0:

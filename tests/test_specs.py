@@ -9,7 +9,8 @@ from conftest import REFERENCE, SPECS
 import cnndsl
 
 ALL = sorted(SPECS.rglob("*.cnn"))
-TORCHVISION = json.loads((REFERENCE / "torchvision.json").read_text())["models"]
+TORCHVISION = {**json.loads((REFERENCE / "zoo.json").read_text())["models"],
+               **json.loads((REFERENCE / "torchvision.json").read_text())["models"]}
 
 # spec -> (torchvision model, or None with the count worked out by hand)
 EXPECTED = {
@@ -24,6 +25,12 @@ EXPECTED = {
     "zoo/alexnet.cnn": ("alexnet", None, None),
     "zoo/vgg16.cnn": ("vgg16", None, None),
     "zoo/googlenet.cnn": ("googlenet", None, None),
+    "zoo/resnet.cnn": ("resnet18", None, None),
+    "zoo/vgg.cnn": ("vgg11", None, None),
+    "zoo/densenet.cnn": ("densenet121", None, None),
+    "zoo/squeezenet.cnn": ("squeezenet1_0", None, None),
+    "zoo/inception_v3.cnn": ("inception_v3", None, None),
+    "zoo/mnasnet.cnn": ("mnasnet1_0", None, None),
 }
 
 

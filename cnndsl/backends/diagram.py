@@ -13,7 +13,11 @@ Independent of Graphviz (:mod:`.graphviz_dot` writes the result as dot):
   the shape of every input is a sum (He et al., 2016: y = F(x) + x), and
   its paths shorter than the longest are shortcuts;
 - for a partially built graph (a spec with errors), the first failing
-  layer of each error is marked and the layers it poisoned are left out.
+  layer of each error is marked and the layers it poisoned are left out;
+- ``max_boxes`` bounds what a renderer is handed (dot's layout time grows
+  faster than the box count: 200 four-path blocks take 0.8 s, 800 take
+  36 s): beyond it the diagram collapses to the deepest depth that fits,
+  and ``note`` says so; if even depth 0 does not fit, :class:`TooLarge`.
 
 Everything is computed in spec order, so the same graph always gives the
 same diagram.
@@ -35,12 +39,23 @@ class DrawOptions:
     rankdir: "TB" (top to bottom) or "LR".
     show: any of "rf", "params", "macs", added to every layer's box.
     fold: fold element-wise layers into their producer's box.
+    max_boxes: the most boxes drawn; a larger diagram is collapsed
+    further, or refused with :class:`TooLarge`. None: no limit.
     """
 
     depth: int | None = None
     rankdir: str = "TB"
     show: tuple[str, ...] = ()
     fold: bool = True
+    max_boxes: int | None = 2000  # dot lays out 2,000 boxes in about a second
+
+
+class DrawError(Exception):
+    """A diagram that cannot be drawn (too large, or its renderer failed)."""
+
+
+class TooLarge(DrawError):
+    """The diagram has more boxes than ``max_boxes`` even with every block collapsed."""
 
 
 @dataclass
@@ -97,7 +112,7 @@ class Diagram:
         # Drawn up to the errors: layers poisoned by an earlier failure are left out.
         self.hidden = {v for v, d in graph.nodes(data=True)
                        if d["shape"] is None and v not in self.failing}
-        self._build()
+        self.depth, self.note = self._fit()
         self.edges = self._edges()
         self.path_heads = self._path_heads()
 
@@ -179,8 +194,35 @@ class Diagram:
         return out
 
     # -------------------------------------------------------------- items
-    def _build(self):
-        g, depth = self.g, self.options.depth
+    def _fit(self) -> tuple[int | None, str]:
+        """Build the boxes at the requested depth, or the deepest shallower one within
+        ``max_boxes``; return that depth and a note saying what was collapsed."""
+        asked, limit = self.options.depth, self.options.max_boxes
+        deepest = max((len(self._scope_of(v)) for v in self.g.nodes), default=0)
+        start = deepest if asked is None or asked > deepest else asked
+        first = None
+        for depth in [asked, *range(start - 1, -1, -1)]:
+            self.items, self.item_of = {}, {}
+            self._build(depth)
+            boxes = len(self.items) + len(self.unplaced) + self.draws_output
+            if limit is None or boxes <= limit:
+                if first is None:
+                    return depth, ""
+                where = "full depth" if asked is None else f"depth {asked}"
+                return depth, (f"drawn at --depth {depth}: {first:,} boxes at {where} "
+                               f"are over the limit of {limit:,}")
+            first = boxes if first is None else first
+        raise TooLarge(f"the diagram has {boxes:,} boxes even at --depth 0, over "
+                       f"the limit of {limit:,}: group its layers into stages or blocks")
+
+    @property
+    def draws_output(self) -> bool:
+        """Whether the diagram ends in an output box (not where an error stopped it)."""
+        out = self.g.graph.get("output")
+        return out in self.item_of and self.g.nodes[out]["shape"] is not None
+
+    def _build(self, depth: int | None):
+        g = self.g
         for v in g.nodes:
             if v in self.hidden:
                 continue
@@ -228,12 +270,15 @@ class Diagram:
     def _merge_repeats(self):
         """Fold runs of identical consecutive blocks into one box, counted."""
         groups = [it for it in self.items.values() if it.group is not None]
-        sig = {it.id: self._signature(it) for it in groups}  # of one block, before merging
-        for a, b in zip(groups, groups[1:]):
-            a = self.items[self.item_of[a.nodes[0]]]
+        # Of one block, before merging. Edges run forward, so a run's successors are
+        # its last block's: checking those keeps this linear in the run's length.
+        sig = {it.id: self._signature(it) for it in groups}
+        own = {it.id: list(it.nodes) for it in groups}
+        for prev, b in zip(groups, groups[1:]):
+            a = self.items[self.item_of[prev.nodes[0]]]
             if sig[a.id] != sig[b.id]:
                 continue
-            if self._preds(b) != {a.id} or self._succs(a) != {b.id}:
+            if self._preds(own[b.id]) != {a.id} or self._succs(own[prev.id]) != {b.id}:
                 continue
             a.nodes += b.nodes
             a.count += 1
@@ -241,14 +286,14 @@ class Diagram:
                 self.item_of[v] = a.id
             del self.items[b.id]
 
-    def _preds(self, item):
-        own = set(item.nodes)
-        return {self.item_of[u] for v in item.nodes for u in self.g.nodes[v]["inputs"]
+    def _preds(self, nodes):
+        own = set(nodes)
+        return {self.item_of[u] for v in nodes for u in self.g.nodes[v]["inputs"]
                 if u is not None and u not in own}
 
-    def _succs(self, item):
-        own = set(item.nodes)
-        return {self.item_of[w] for v in item.nodes for w in self.g.successors(v)
+    def _succs(self, nodes):
+        own = set(nodes)
+        return {self.item_of[w] for v in nodes for w in self.g.successors(v)
                 if w not in own and w not in self.hidden}
 
     def in_shape(self, item: Item):

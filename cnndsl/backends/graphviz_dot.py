@@ -9,6 +9,13 @@ the shape flowing along them, shortcuts dashed, failing layers red.
 Same graph, byte-identical source: everything is emitted in spec order.
 graphviz is imported lazily: `cnndsl check` never pays for it.
 
+Spec text (block calls, error messages, file names) reaches dot only
+inside HTML-like labels, escaped, with control and format characters
+written out (`\\x1b`, `\\u202e`); node ids are the layers' dotted names
+(identifiers) and the diagram's own nodes start with `@`, which no name
+can, so the two never collide. :func:`render` runs `dot` with a time limit,
+and :func:`notebook_svg` draws only what dot lays out at once.
+
 >>> import cnndsl
 >>> net = cnndsl.loads("network tiny\\ninput [1, 8, 8]\\nconv(4, k=3) relu")
 >>> 'label="4x6x6"' in to_dot(net.graph)
@@ -18,27 +25,42 @@ True
 from __future__ import annotations
 
 import html
+import os
+import shutil
+import signal
+import subprocess
 
 from ..ops.base import GLOBAL, fmt_shape
 from ..units import si as _si
-from .diagram import Diagram, DrawOptions, Item
+from .diagram import Diagram, DrawError, DrawOptions, Item, TooLarge
 
-__all__ = ["DrawOptions", "DotMissing", "FORMATS", "SHOW", "format_for", "render", "to_dot"]
+__all__ = ["DrawOptions", "DrawError", "DotMissing", "DotFailed", "DotTimeout", "TooLarge",
+           "FORMATS", "SHOW", "format_for", "render", "to_dot", "notebook_svg"]
 
 FORMATS = ("dot", "svg", "png", "pdf")
 SHOW = ("rf", "params", "macs")
 
 # Fill colours per op family (ColorBrewer Pastel1-like): what a layer does
 # is visible before its label is read.
+# Pale fills, one hue per family, none the yellow of blocks nor the red of errors.
 FILL = {
     "input": "#eeeeee", "conv": "#cfe2f3", "pool": "#fce5cd", "norm": "#d9ead3",
     "activation": "#f3f3f3", "linear": "#e6d7ee", "merge": "#ffffff",
+    "padding": "#e4ecc8", "channel": "#cfece7", "scale": "#f3d6e4",
 }
 GROUP_FILL = "#fff2cc"
 SHORTCUT = "#3c78d8"
 ERROR = "#cc0000"
 ERROR_FILL = "#f4cccc"
 FONT = "Helvetica"
+# The diagram's own nodes: `@` is in no layer's id (dotted identifiers), so a layer
+# named `output` or `error_1` stays a node of its own.
+OUTPUT = "@output"
+ERROR_BOX = "@error_{}"
+LABEL_MAX = 240  # characters of one label line: a label is read, not searched
+TIMEOUT = 60.0  # seconds `dot` may take by default (2,000 boxes take about one)
+NOTEBOOK_BOXES = 400  # a notebook draws what dot lays out in a fraction of a second...
+NOTEBOOK_TIMEOUT = 5.0  # ...and gives up on dot after this, showing text only
 
 
 def _rf_text(rf) -> str:
@@ -129,14 +151,14 @@ class _Writer:
     def _cluster_attrs(entry: tuple) -> dict:
         kind, name, label = entry
         if kind == "stage":
-            return {"label": name, "style": "rounded", "color": "#666666", "fontsize": "12",
-                    "labeljust": "l", "margin": "6"}
+            return {"label": _html(name, []), "style": "rounded", "color": "#666666",
+                    "fontsize": "12", "labeljust": "l", "margin": "6"}
         if kind == "block":
-            return {"label": _block_title(name, label), "style": "rounded,filled",
+            return {"label": _html(_block_title(name, label), []), "style": "rounded,filled",
                     "fillcolor": "#fbfbf3", "color": "#b7b7a4", "fontsize": "11",
                     "labeljust": "l", "margin": "6"}
         named = not (name.startswith("path_") and name[5:].isdigit())
-        return {"label": name if named else "", "style": "dotted" if named else "invis",
+        return {"label": _html(name, []) if named else "", "style": "dotted" if named else "invis",
                 "color": "#999999", "fontsize": "10"}
 
     def _title(self) -> str:
@@ -149,7 +171,7 @@ class _Writer:
             parts.append(arrow)
         if g.graph.get("params") is not None:
             parts.append(f"{_si(g.graph['params'])} params, {_si(g.graph['macs'])} MACs")
-        return "  ·  ".join(parts)
+        return _html("  ·  ".join(parts), [self.d.note])
 
     # --------------------------------------------------------------- emit
     def source(self) -> str:
@@ -165,15 +187,15 @@ class _Writer:
                  arrowsize="0.6", color="#444444")
         self._emit(dot, self.d.tree())
         out = self.g.graph.get("output")
-        if out in self.d.item_of and self.g.nodes[out]["shape"] is not None:
-            dot.node("output", "output", fillcolor=FILL["input"])
+        if self.d.draws_output:
+            dot.node(OUTPUT, "output", fillcolor=FILL["input"])
         self._edges(dot)
-        if out in self.d.item_of and self.g.nodes[out]["shape"] is not None:
+        if self.d.draws_output:
             boxed = self.d.items[self.d.item_of[out]].group is not None
-            dot.edge(self.d.item_of[out], "output", weight="4",
+            dot.edge(self.d.item_of[out], OUTPUT, weight="4",
                      **({} if boxed else {"label": fmt_shape(self.g.nodes[out]["shape"])}))
         for k, d in enumerate(self.d.unplaced, 1):
-            self._error_box(dot, d, f"error_{k}")
+            self._error_box(dot, d, ERROR_BOX.format(k))
         for heads in self.d.path_heads:
             # Start the paths of a merge on one rank, so they read side by side.
             with dot.subgraph() as same:
@@ -236,14 +258,33 @@ def _block_title(name: str, call: str) -> str:
     return call if auto else f"{name}: {call}"
 
 
+def _printable(text: str) -> str:
+    """Spec text as a label shows it: cut to LABEL_MAX, and control, format and
+    separator characters (ESC, NUL, a right-to-left override, U+2028) written as
+    `\\x1b`, `\\u202e`, so none reaches dot, the svg or a terminal raw."""
+    text = str(text)
+    if len(text) > LABEL_MAX:
+        text = text[: LABEL_MAX - 1] + "…"
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
+
+
+def _shown(text: str) -> str:
+    """Spec text inside an HTML-like label: entities for `<>&"'`, and backslashes
+    doubled, since dot expands `\\N` (the node's name), `\\G` and `\\\\` there too."""
+    return html.escape(_printable(text)).replace("\\", "\\\\")
+
+
 def _html(title: str, lines: list[str], bold: bool = False, header: str = "") -> str:
     """A Graphviz HTML-like label: an optional small header, the title, then smaller grey lines."""
-    head = html.escape(title)
+    head = _shown(title)
     if bold:
         head = f"<b>{head}</b>"
     if header:
-        head = f'<font point-size="9" color="#333333"><i>{html.escape(header)}</i></font><br/>{head}'
-    body = "".join(f'<br/><font point-size="9" color="#555555">{html.escape(x)}</font>'
+        head = f'<font point-size="9" color="#333333"><i>{_shown(header)}</i></font><br/>{head}'
+    body = "".join(f'<br/><font point-size="9" color="#555555">{_shown(x)}</font>'
                    for x in lines if x)
     return f"<{head}{body}>"
 
@@ -252,6 +293,8 @@ def to_dot(graph, options: DrawOptions | None = None, diagnostics=()) -> str:
     """The dot source of a layer graph (deterministic: same graph, same bytes).
 
     ``diagnostics`` marks the layers that failed, for a partially built graph.
+    Beyond ``options.max_boxes`` blocks collapse (the title says so), or
+    :class:`TooLarge` is raised.
     """
     return _Writer(Diagram(graph, options, diagnostics)).source()
 
@@ -263,21 +306,83 @@ def format_for(path: str) -> str | None:
     return suffix if suffix in FORMATS else None
 
 
-class DotMissing(Exception):
+class DotMissing(DrawError):
     """Graphviz's `dot` program is not installed."""
 
 
-def render(source: str, fmt: str) -> bytes:
-    """Run `dot` on ``source``; ``fmt`` is one of FORMATS ("dot" returns the source)."""
+class DotTimeout(DrawError):
+    """`dot` ran past its time limit (and was stopped)."""
+
+
+class DotFailed(DrawError):
+    """`dot` could not be run, or exited with an error."""
+
+
+def render(source: str, fmt: str, *, timeout: float | None = TIMEOUT) -> bytes:
+    """Run `dot` on ``source``; ``fmt`` is one of FORMATS ("dot" returns the source).
+
+    `dot` gets ``timeout`` seconds (None: no limit); past it, it and anything
+    it started are killed and :class:`DotTimeout` is raised.
+    """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     if fmt == "dot":
         return source.encode("utf-8")
-    import graphviz  # noqa: PLC0415
-
-    try:
-        return graphviz.Source(source).pipe(format=fmt, engine="dot")
-    except graphviz.ExecutableNotFound:
+    exe = shutil.which("dot")
+    if exe is None:
         raise DotMissing("rendering needs Graphviz's `dot` program: install it with "
                          "`apt-get install graphviz` or `brew install graphviz`, "
-                         "or write .dot source instead") from None
+                         "or write .dot source instead")
+    try:
+        # Its own process group, so that a timeout stops whatever `dot` started too.
+        proc = subprocess.Popen([exe, f"-T{fmt}"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=os.name == "posix")
+    except OSError as err:
+        raise DotFailed(f"cannot run {exe}: {err.strerror}") from None
+    try:
+        out, err = proc.communicate(source.encode("utf-8"), timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _stop(proc)
+        raise DotTimeout(f"`dot` did not finish within {timeout:g} s: draw less with "
+                         "--depth N (blocks collapsed), or write .dot source instead") from None
+    except BaseException:  # Ctrl-C: leave no `dot` running
+        _stop(proc)
+        raise
+    if proc.returncode != 0:
+        lines = err.decode("utf-8", "replace").splitlines()
+        first = next((x for x in lines if x.startswith("Error")), lines[0] if lines else "")
+        raise DotFailed(f"`dot` failed (exit status {proc.returncode}): {_printable(first)}")
+    return out
+
+
+def _stop(proc) -> None:
+    """Kill `dot` and its process group, reap it, close its pipes (never waits on them)."""
+    try:
+        if os.name == "posix":
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+    except OSError:
+        pass  # already gone
+    proc.wait()
+    for pipe in (proc.stdin, proc.stdout, proc.stderr):
+        try:
+            pipe.close()
+        except OSError:
+            pass
+
+
+def notebook_svg(graph, *, max_boxes: int = NOTEBOOK_BOXES,
+                 timeout: float = NOTEBOOK_TIMEOUT) -> str | None:
+    """The svg a notebook shows for a graph, or None where it would not come quickly.
+
+    Blocks collapse to fit ``max_boxes``; None when even that is too large, when
+    `dot` is missing or fails, or after ``timeout`` seconds: the caller then shows
+    text only, so displaying a network never blocks a notebook for long.
+    """
+    try:
+        source = to_dot(graph, DrawOptions(max_boxes=max_boxes))
+        return render(source, "svg", timeout=timeout).decode("utf-8")
+    except DrawError:
+        return None

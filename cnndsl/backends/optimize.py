@@ -15,6 +15,8 @@ may need the input).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .torch_codegen import generate
 from .torch_module import load_class
 
@@ -43,7 +45,7 @@ def _rewrites(graph, module) -> tuple[dict, dict]:
                 and isinstance(layer.get(prev), nn.Conv2d)):
             conv = _ctor(graph, prev)
             kwargs = {k: val for k, val in conv.kwargs.items() if k != "bias"}
-            overrides[prev] = type(conv)(conv.cls, conv.args, kwargs)  # folded: has a bias
+            overrides[prev] = replace(conv, kwargs=kwargs)  # folded: has a bias
             overrides[v] = None
             folds[prev] = v
         elif only_reader and isinstance(layer[v], nn.ReLU) and _fresh(graph, prev, layer):
@@ -116,6 +118,9 @@ def optimize(graph, module, level: str = "inference"):
                                                     bn.running_var, bn.eps, bn.weight, bn.bias)
                 state = {"weight": weight, "bias": bias}
             target.load_state_dict(state)
+        # Bare parameters (layer scale) sit on scope modules, not in a layer: copied as they are.
+        for v, path in cls.param_paths.items():
+            out.get_parameter(path).copy_(module.get_parameter(type(module).param_paths[v]))
     return out.eval()
 
 

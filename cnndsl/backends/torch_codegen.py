@@ -13,6 +13,13 @@ Like Jinja's compiler, the generator keeps a map from generated lines to
 the layers, and so the spec lines, they came from (:attr:`GeneratedSource.lines`,
 :attr:`GeneratedSource.spec_lines`).
 
+Text from outside (the spec's file name, block calls as written, string
+arguments, ``--set`` values) enters the source only as an escaped literal
+(``repr``) or in a comment on one line with every unprintable character
+escaped (:func:`cnndsl.diagnostics.visible`); the file is named by its
+base name, so no machine path is written. Every result then passes
+:func:`verify_source` before it is executed or written.
+
 >>> import cnndsl
 >>> net = cnndsl.loads("network tiny\\ninput [1, 8, 8]\\nconv(4, k=3) relu")
 >>> print(generate(net.graph).text.split("def forward")[1].strip())
@@ -26,10 +33,15 @@ the layers, and so the spec lines, they came from (:attr:`GeneratedSource.lines`
 from __future__ import annotations
 
 import keyword
+import math
+import re
 import textwrap
 from dataclasses import dataclass, field
 
-from ..ops.base import Ctor, fmt_shape
+from ..diagnostics import visible
+from ..expressions import show_value
+from ..ops.base import Ctor, Param, fmt_shape
+from .verify import GeneratedSourceError, verify_source
 
 # The containers every generated file defines. Their names appear in
 # print(model), so a block call reads `Block(inception(64, ...))`.
@@ -99,13 +111,25 @@ class GeneratedSource:
     module_paths: dict = field(default_factory=dict)  # node id -> attribute path
     spec_lines: dict = field(default_factory=dict)  # attribute path -> "file:line:column"
     lines: dict = field(default_factory=dict)  # generated line number -> node id
+    # node id -> attribute path of a bare parameter (Param), on its scope's module
+    param_paths: dict = field(default_factory=dict)
 
 
 def class_name(name: str) -> str:
     """`resnet18` -> `Resnet18`, `my_net` -> `MyNet`: a class name people would write."""
     parts = [p for p in name.replace("-", "_").split("_") if p]
     text = "".join(p[:1].upper() + p[1:] for p in parts) or "Network"
-    return text if text.isidentifier() and not keyword.iskeyword(text) else f"Net{text}"
+    return text if _identifier(text) and not keyword.iskeyword(text) else f"Net{_safe(text)}"
+
+
+def _identifier(name: str) -> bool:
+    # ASCII only: Python folds other identifiers by NFKC, so `ｘ` would be `x`.
+    return name.isascii() and name.isidentifier()
+
+
+def _safe(name: str) -> str:
+    """Any name as an ASCII identifier (the language's names already are)."""
+    return name if _identifier(name) else "_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
 
 
 class _Namer:
@@ -120,7 +144,7 @@ class _Namer:
         for segment in node_id.split("."):
             names = self.taken.setdefault(tuple(out), {})
             if segment not in names:
-                name = segment
+                name = _safe(segment)
                 while (keyword.iskeyword(name) or name in self.reserved
                        or name in names.values()):
                     name += "_"
@@ -138,28 +162,84 @@ def _fit(prefix: str, call: str, indent: int = 8) -> str:
     return f"{prefix}{head}(\n{pad}    {rest[:-1]}\n{pad})"
 
 
+def literal(value) -> str:
+    """Source for a constructor argument: a Python literal, never pasted text.
+
+    Strings go through ``repr``, which escapes quotes, backslashes and every
+    unprintable character; a non-finite float is spelt as a call, since
+    ``repr`` gives the bare names ``inf`` and ``nan``.
+
+    >>> literal(("C:\\\\Users", 1.5, True, float("inf")))
+    "('C:\\\\\\\\Users', 1.5, True, float('inf'))"
+    """
+    if value is None or isinstance(value, (bool, int, str)):
+        return repr(value)
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else f"float({str(value)!r})"
+    if isinstance(value, (tuple, list)):
+        items = ", ".join(literal(v) for v in value)
+        if isinstance(value, list):
+            return f"[{items}]"
+        return f"({items},)" if len(value) == 1 else f"({items})"
+    raise GeneratedSourceError(f"cannot write a {type(value).__name__} as a constructor argument")
+
+
 def _ctor_source(ctor: Ctor) -> str:
-    args = [repr(a) for a in ctor.args]
-    args += [f"{k}={v!r}" for k, v in ctor.kwargs.items()]
-    return f"nn.{ctor.cls}({', '.join(args)})"
+    """`nn.Conv2d(3, 64, kernel_size=3)`; a class the file defines itself has no `nn.`."""
+    names = [ctor.cls, *ctor.kwargs]
+    if not all(_identifier(n) and not keyword.iskeyword(n) for n in names):
+        raise GeneratedSourceError(f"constructor {ctor.cls!r}: a name is not an identifier")
+    args = [literal(a) for a in ctor.args]
+    args += [f"{k}={literal(v)}" for k, v in ctor.kwargs.items()]
+    prefix = "" if getattr(ctor, "source", "") else "nn."
+    return f"{prefix}{ctor.cls}({', '.join(args)})"
+
+
+def _param_source(param: Param) -> str:
+    """`nn.Parameter(torch.full((96, 1, 1), 1e-06))`: every value ``fill``, float32."""
+    return f"nn.Parameter(torch.full({literal(tuple(param.shape))}, {literal(float(param.fill))}))"
 
 
 def _variable(base: str) -> str:
-    name = base if base.isidentifier() else "x"
+    name = base if _identifier(base) else "x"
     while keyword.iskeyword(name) or name in _RESERVED_LOCALS:
         name += "_"
     return name
 
 
+def base_name(file: str) -> str:
+    """The spec's file name without its folders, split at `/` and `\\` alike: a
+    generated file names no machine path (`C:\\Users\\nina\\vgg.cnn` -> `vgg.cnn`)."""
+    return next((part for part in reversed(re.split(r"[\\/]", file)) if part), file)
+
+
+def _comment(text: str, indent: int = 0) -> list[str]:
+    """Text as comment lines: escaped by `visible`, so it cannot end the
+    comment, start a line or reorder what an editor shows; wrapped at WIDTH."""
+    width = WIDTH - indent - 2
+    return ["# " + line for line in textwrap.wrap(visible(text), width,
+                                                  break_on_hyphens=False)] or ["#"]
+
+
+def _docstring(text: str, indent: str) -> list[str]:
+    """A triple-quoted docstring of ``visible(text)``, wrapped: a
+    backslash and a quote are escaped, so nothing in it can end the string."""
+    wrapped = textwrap.wrap(visible(text), WIDTH - len(indent) - 3, break_on_hyphens=False)
+    escaped = [line.replace("\\", "\\\\").replace('"', '\\"') for line in wrapped or [""]]
+    lines = [indent + ('"""' if i == 0 else "") + line for i, line in enumerate(escaped)]
+    return lines + [indent + '"""']
+
+
 def _header(graph) -> list[str]:
     g = graph.graph
-    settings = ", ".join(f"{k}={v!r}" for k, v in g.get("settings", {}).items())
-    title = (f"Generated by `cnndsl compile` from {g.get('file', '<spec>')}"
+    # Shown as the spec writes values, bounded: a huge tuple costs a few characters.
+    settings = ", ".join(f"{k}={show_value(v)}" for k, v in g.get("settings", {}).items())
+    title = (f"Generated by `cnndsl compile` from {base_name(g.get('file', '<spec>'))}"
              f" (network {g['name']}{': ' + settings if settings else ''}).")
-    out = ["# " + line for line in textwrap.wrap(title, WIDTH - 2)]
+    out = _comment(title)
     out += ["# Edit the spec and compile again rather than editing this file.",
-           "import torch", "from torch import nn",
-           "", ""]
+            "import torch", "from torch import nn",
+            "", ""]
     return out
 
 
@@ -175,15 +255,16 @@ def generate(graph, *, overrides: dict | None = None, probe: bool = False,
     """
     overrides = overrides or {}
     g = graph.graph
-    name = class_name(g["name"])
     layers = [v for v in graph.nodes if v != "input"]
     namer = _Namer()
 
     init: list[tuple[str, str | None]] = []  # (line, node id)
     forward: list[tuple[str, str | None]] = []
     module_paths: dict[str, str] = {}
+    param_paths: dict[str, str] = {}
     spec_lines: dict[str, str] = {}
     made: set[str] = set()
+    defined: dict[str, str] = {}  # class source -> its name: what the file defines itself
 
     # Liveness: the index of the statement that last reads each tensor, so a
     # variable name is reused only once its value is dead (like a register
@@ -215,11 +296,13 @@ def generate(graph, *, overrides: dict | None = None, probe: bool = False,
                 continue
             made.add(scope_id)
             attr = namer.path(scope_id)
-            text = "" if label == kind else label
-            init.append((f"self.{attr} = {CONTAINERS[kind]}({text!r})" if text
-                         else f"self.{attr} = {CONTAINERS[kind]}()", None))
+            # Shown by print(model): escaped like every display of spec text.
+            text = "" if label == kind else visible(label)
+            init.append((_fit(f"self.{attr} = ", f"{CONTAINERS[kind]}({literal(text)})")
+                          if text else f"self.{attr} = {CONTAINERS[kind]}()", None))
             if kind != "path":  # a path's variable already carries its name
-                forward.append((f"# {scope_id}{': ' + text if text else ''}", None))
+                note = f"{scope_id}{': ' + text if text else ''}"
+                forward += [(line, None) for line in _comment(note, 8)]
 
         ctor = overrides[v] if v in overrides else op.torch(args, in_shapes, shape)
         if v in overrides and ctor is None:  # dropped: the value flows through
@@ -236,7 +319,18 @@ def generate(graph, *, overrides: dict | None = None, probe: bool = False,
             target = f"{base}_{k}"
         var[v], holder[target] = target, v
 
-        if ctor is not None:
+        if isinstance(ctor, Param):
+            # On the enclosing scope's module, under the layer's name: `self.<scope>.<name>`
+            # is that, since a node id is its scopes' ids and then its own name.
+            attr = namer.path(v)
+            param_paths[v] = attr
+            if data.get("span") is not None:
+                spec_lines[attr] = str(data["span"])
+            init.append((_fit(f"self.{attr} = ", _param_source(ctor)), v))
+            expr = op.forward_source(args, [*inputs, f"self.{attr}"])
+        elif ctor is not None:
+            if getattr(ctor, "source", ""):  # a module torch.nn lacks: its class, once
+                defined.setdefault(ctor.source.strip("\n"), ctor.cls)
             attr = namer.path(v)
             module_paths[v] = attr
             if data.get("span") is not None:
@@ -251,23 +345,35 @@ def generate(graph, *, overrides: dict | None = None, probe: bool = False,
         # No `del` of dead paths after a merge: freeing early measured 5% slower
         # on ResNet-50 at batch 8 on 16 threads (glibc reuse of ~25 MB blocks).
         if probe:
-            forward.append((f"probe({v!r}, {target})", v))
+            forward.append((f"probe({literal(v)}, {target})", v))
     forward.append((f"return {var[g['output']]}", None))
 
+    # The network's class must not shadow a class the file defines: a network
+    # called `path` would otherwise build itself for every path, forever.
+    taken = {"torch", "nn", "Scope", *CONTAINERS.values(), *defined.values()}
+    name = class_name(g["name"])
+    while name in taken:
+        name = "Net" + name
     out: list[tuple[str, str | None]] = [(line, None) for line in _header(graph)] if header \
         else [("import torch", None), ("from torch import nn", None), ("", None), ("", None)]
     out += [(line, None) for line in PRELUDE.splitlines()] + [("", None), ("", None)]
-    doc = (f"{g['name']}, compiled from {g.get('file', '<spec>')}: input "
+    for text in defined:
+        out += [(line, None) for line in text.split("\n")] + [("", None), ("", None)]
+    doc = (f"{g['name']}, compiled from {base_name(g.get('file', '<spec>'))}: input "
            f"{fmt_shape(g['input'])} -> {fmt_shape(graph.nodes[g['output']]['shape'])}"
            f", {g.get('params', 0):,} parameters.")
-    doc_lines = textwrap.wrap(doc, WIDTH - 10)
     out += [(f"class {name}(Scope):", None)]
-    out += [(("    " if i else '    """') + text, None) for i, text in enumerate(doc_lines)]
-    out += [('    """', None), ("", None),
+    out += [(line, None) for line in _docstring(doc, "    ")]
+    out += [("", None),
             ("    def __init__(self) -> None:", None), ("        super().__init__()", None)]
     out += [("        " + line, node) for line, node in init]
     out += [("", None), ("    def forward(self, x: torch.Tensor) -> torch.Tensor:", None)]
     out += [("        " + line, node) for line, node in forward]
     text = "\n".join(line for line, _ in out) + "\n"
+    verify_source(text, frozenset({"probe"}) if probe else frozenset())  # before any use
     lines = {n + 1: node for n, (_, node) in enumerate(out) if node is not None}
-    return GeneratedSource(text, name, module_paths, spec_lines, lines)
+    return GeneratedSource(text, name, module_paths, spec_lines, lines, param_paths=param_paths)
+
+
+__all__ = ["GeneratedSource", "GeneratedSourceError", "generate", "verify_source", "literal",
+           "base_name", "class_name"]

@@ -4,8 +4,10 @@ The in-memory module and the file `cnndsl compile -o` writes come from the
 same text, so they cannot drift apart. The text is registered with
 ``linecache`` under a pseudo file name and its module in ``sys.modules``,
 so tracebacks show the generated lines and ``inspect.getsource`` (which
-``torch.jit.script`` needs) finds them. Classes are cached by source text:
-building the same network twice compiles its class once.
+``torch.jit.script`` needs) finds them. Classes are cached by everything
+they carry (the source text, the spec locations, the node paths and the
+probe): building the same network twice compiles its class once, and a
+spec edited only above a layer gets a class that names its new line.
 """
 
 from __future__ import annotations
@@ -29,13 +31,17 @@ def load_class(source: GeneratedSource, probe=None) -> type:
 
     ``probe`` is the function the probed variant calls after every layer.
     """
-    digest = hashlib.sha1(source.text.encode()).hexdigest()[:12]
+    # The class carries spec_lines and node_paths besides its text: a spec
+    # edited above a layer compiles to the same text with other locations.
+    carried = repr((source.text, sorted(source.spec_lines.items()),
+                    sorted(source.module_paths.items()), sorted(source.param_paths.items())))
+    digest = hashlib.sha1(carried.encode()).hexdigest()[:12]
     key = f"{digest}-{id(probe)}" if probe is not None else digest
     if key in _CLASSES:
         return _CLASSES[key]
     module_name = f"cnndsl_generated.{source.class_name.lower()}_{key.replace('-', '_')}"
     filename = f"<cnndsl-generated {source.class_name} {key}>"
-    lines = source.text.splitlines(keepends=True)
+    lines = source.text.splitlines(keepends=True)  # only \n: verify_source allows no other
     linecache.cache[filename] = (len(source.text), None, lines, filename)
     module = types.ModuleType(module_name)
     module.__file__ = filename
@@ -47,6 +53,7 @@ def load_class(source: GeneratedSource, probe=None) -> type:
     # Where each layer was declared, for error messages (transfer_weights).
     cls.spec_lines = dict(source.spec_lines)
     cls.node_paths = dict(source.module_paths)
+    cls.param_paths = dict(source.param_paths)  # bare parameters (layer scale), not modules
     _CLASSES[key] = cls
     return cls
 

@@ -120,6 +120,76 @@ class Bool:
         return "bool"
 
 
+@dataclass(frozen=True)
+class Choice:
+    """One of a few strings: `mode="reflect"`."""
+
+    options: tuple[str, ...]
+
+    def __call__(self, v):
+        if not isinstance(v, str) or v not in self.options:
+            shown = f'"{v}"' if isinstance(v, str) else _type_name(v)
+            raise ValueError(f"expected {_one_of(self.options)}, got {shown}")
+        return v
+
+    def describe(self) -> str:
+        return _one_of(self.options)
+
+
+def _one_of(options) -> str:
+    quoted = [f'"{o}"' for o in options]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+
+
+SAME = "same"  # TensorFlow's padding: output ceil(n / s), the extra pixel at the end
+
+
+@dataclass(frozen=True)
+class Padding:
+    """Padding of a sliding window or a pad layer, per axis.
+
+    ``p`` (both sides of both axes), ``(h, w)`` (both sides of each axis),
+    per axis a ``(before, after)`` pair: ``((top, bottom), (left, right))``,
+    and with ``same=True`` the string ``"same"``. Normalised to ``(h, w)``
+    when every axis is symmetric (what torch's layers take), else to
+    ``((top, bottom), (left, right))``, or ``"same"``.
+    """
+
+    same: bool = True
+
+    def __call__(self, v):
+        if isinstance(v, str) and v == SAME and self.same:
+            return SAME
+        wanted = ("an integer, (h, w), ((top, bottom), (left, right))"
+                  + (' or "same"' if self.same else ""))
+        items = v if isinstance(v, tuple) else (v, v)
+        if len(items) != 2:
+            raise ValueError(f"expected {wanted}, got a tuple of {len(items)}")
+        axes = []
+        for item in items:
+            pair = item if isinstance(item, tuple) else (item, item)
+            if len(pair) != 2:
+                raise ValueError(f"expected {wanted}, got a tuple of {len(pair)}")
+            for x in pair:
+                if isinstance(x, bool) or not isinstance(x, int):
+                    shown = f'"{x}"' if isinstance(x, str) else _type_name(x)
+                    raise ValueError(f"expected {wanted}, got {shown}")
+                if x < 0:
+                    raise ValueError(f"must be at least 0, got {x}")
+            axes.append(tuple(pair))
+        if all(before == after for before, after in axes):
+            return tuple(before for before, _ in axes)
+        return tuple(axes)
+
+    def describe(self) -> str:
+        return 'int, (h, w), ((top, bottom), (left, right))' + (' or "same"' if self.same else "")
+
+
+def sides(padding) -> tuple[tuple[int, int], tuple[int, int]]:
+    """A normalised explicit padding as ((top, bottom), (left, right))."""
+    return tuple(x if isinstance(x, tuple) else (x, x) for x in padding)
+
+
 REQUIRED = object()
 
 
@@ -138,12 +208,55 @@ class Arg:
 @dataclass(frozen=True)
 class Window:
     """How one output unit sees its input, per axis (h, w): kernel extent
-    (dilation included), stride and padding (Araujo et al., Distill 2019)."""
+    (dilation included), stride and padding (Araujo et al., Distill 2019).
+
+    ``p`` is the padding before the input (top, left): it alone places the
+    field. ``p_end`` is the padding after it (bottom, right) where that
+    differs from ``p``; it changes only the output length. A ``same``
+    window pads as TensorFlow does, by an amount that depends on the input
+    size: :meth:`at` makes it explicit for one size.
+    """
 
     k: tuple[int, int] = (1, 1)
     s: tuple[int, int] = (1, 1)
     p: tuple[int, int] = (0, 0)
     ceil: bool = False  # output length rounds up (pools' ceil_mode): sizes, not fields
+    p_end: tuple[int, int] | None = None
+    same: bool = False
+
+    @property
+    def end(self) -> tuple[int, int]:
+        """Padding after the input (bottom, right)."""
+        return self.p if self.p_end is None else self.p_end
+
+    def at(self, size) -> "Window":
+        """This window on an input of ``size`` (h, w): ``same`` padding made explicit."""
+        if not self.same:
+            return self
+        before, after = zip(*(same_padding(n, k, s) for n, k, s in zip(size, self.k, self.s)))
+        return Window(self.k, self.s, before, self.ceil, None if before == after else after)
+
+    def total_padding(self, axis: int) -> int:
+        """The padding in the output length floor((n + total - k) / s) + 1, for every n:
+        both sides, or k - 1 for ``same`` (whose output is ceil(n / s))."""
+        return self.k[axis] - 1 if self.same else self.p[axis] + self.end[axis]
+
+    def out(self, axis: int, n: int) -> int:
+        """Output length on an input of length n along ``axis`` (0: height, 1: width)."""
+        if self.same:
+            return -(-n // self.s[axis])
+        return window_out(n, self.k[axis], self.s[axis], self.p[axis], 1, self.ceil,
+                          self.end[axis])
+
+
+def padded_window(k, s, padding, ceil: bool = False) -> Window:
+    """The window of extent ``k`` and stride ``s`` with a normalised :class:`Padding`."""
+    if padding == SAME:
+        return Window(k, s, (0, 0), ceil, same=True)
+    if not isinstance(padding[0], tuple):  # (h, w): both sides alike, the common case
+        return Window(k, s, padding, ceil)
+    (top, bottom), (left, right) = sides(padding)  # normalised: some axis differs
+    return Window(k, s, (top, left), ceil, (bottom, right))
 
 
 POINTWISE = Window()
@@ -155,11 +268,35 @@ GLOBAL = "global"  # the output sees the whole input (global pool, linear, flatt
 
 @dataclass(frozen=True)
 class Ctor:
-    """A torch.nn constructor call: ``nn.<cls>(*args, **kwargs)``."""
+    """A torch.nn constructor call: ``nn.<cls>(*args, **kwargs)``, or with
+    ``source`` (a class definition, for modules torch.nn lacks) ``<cls>(...)``.
+
+    ``source`` may use ``torch`` and ``nn`` (``from torch import nn``), what
+    every generated file imports; it is emitted once per file.
+    """
 
     cls: str
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Param:
+    """A bare learnable tensor, ``nn.Parameter(torch.full(shape, fill))``, not a module.
+
+    The generated module registers it on the module of the scope the layer
+    sits in (its stage, block call or path), under the layer's name, as
+    torchvision's ConvNeXt registers its layer scale on the block: a
+    module's own parameters come before its children's in ``state_dict``,
+    so only there does the order match such a network's. The op's
+    ``forward_source`` gets the parameter's attribute (``self.<path>``) as
+    the last of its inputs.
+    """
+
+    cls: ClassVar[str] = "Parameter"  # the torch class, for whoever maps class names
+    shape: tuple
+    fill: float
 
 
 # ---------------------------------------------------------------------- op
@@ -172,7 +309,13 @@ class Op:
     family: ClassVar[str] = ""
     doc: ClassVar[str] = ""
     shape_doc: ClassVar[str] = ""  # the shape rule in words, for docs/language.md
+    # A spec using the op, from its `input [...]` line on: docs/language.md shows it
+    # and the suite checks and runs it (tests/test_docs.py, tests/test_ops_examples.py).
+    example: ClassVar[str] = ""
     many_inputs: ClassVar[bool] = False  # merges take every path's tensor
+    # A merge whose inputs broadcast (torch's rule): a path of size 1 on an axis
+    # stretches to the others', so only the others' sizes must agree there.
+    broadcasts: ClassVar[bool] = False
     # Acts only while training (dropout): pointless, says the lint pass,
     # where no learnable layer follows it.
     training_only: ClassVar[bool] = False
@@ -261,12 +404,19 @@ class Op:
         """A :class:`Window` or ``GLOBAL``."""
         raise NotImplementedError(f"op `{self.name}` has no receptive-field rule")
 
-    def torch(self, a: dict, ins: list[Shape], out: Shape) -> Ctor | None:
-        """The module to build, or None for a functional op (see forward_source)."""
+    def field_inputs(self, a: dict, ins: list[Shape], out: Shape) -> list[int]:
+        """The inputs whose receptive fields make up the output's (all of them,
+        unless the op says otherwise: a broadcast gate of ``mul``)."""
+        return list(range(len(ins)))
+
+    def torch(self, a: dict, ins: list[Shape], out: Shape) -> Ctor | Param | None:
+        """The module to build, a bare parameter (:class:`Param`), or None for a
+        functional op (see forward_source)."""
         raise NotImplementedError(f"op `{self.name}` has no torch constructor")
 
     def forward_source(self, a: dict, inputs: list[str]) -> str:
-        """Python expression computing a functional op from input variables."""
+        """Python expression computing a functional op from input variables (for a
+        :class:`Param` op, the parameter's attribute comes last)."""
         raise NotImplementedError
 
     def label(self, a: dict) -> str:
@@ -302,18 +452,29 @@ def extent(k: int, d: int = 1) -> int:
     return d * (k - 1) + 1
 
 
-def window_out(n: int, k: int, s: int, p: int, d: int = 1, ceil: bool = False) -> int:
+def window_out(n: int, k: int, s: int, p: int, d: int = 1, ceil: bool = False,
+               p_end: int | None = None) -> int:
     """Output length of a sliding window, exactly as torch computes it.
 
     The seed's rule floor((n + 2p - k + s) / s) with the kernel's dilated
-    extent d*(k-1)+1; with ceil mode, torch rounds up but drops a last
-    window that would start inside the right padding.
+    extent d*(k-1)+1 (with ``p_end``, the padding after the input where it
+    differs: n + p + p_end); with ceil mode, torch rounds up but drops a
+    last window that would start inside the right padding.
     """
-    span = n + 2 * p - extent(k, d)
+    span = n + p + (p if p_end is None else p_end) - extent(k, d)
     out = (span + (s - 1 if ceil else 0)) // s + 1
     if ceil and (out - 1) * s >= n + p:
         out -= 1
     return out
+
+
+def same_padding(n: int, k: int, s: int) -> tuple[int, int]:
+    """TensorFlow's "SAME" padding (before, after) of an axis of length n for a
+    window of extent k and stride s: the output is ceil(n / s), the padding
+    what that needs, the odd pixel after the input."""
+    out = -(-n // s)
+    total = max((out - 1) * s + k - n, 0)
+    return total // 2, total - total // 2
 
 
 def numel(shape: Shape) -> int:

@@ -1,9 +1,29 @@
-"""Convolutions."""
+"""Convolutions, with torch's symmetric padding or TensorFlow's `same` and
+asymmetric padding (a :class:`PaddedConv2d`, nn.Conv2d after a fixed F.pad)."""
 
 from __future__ import annotations
 
-from .base import (GLOBAL, Arg, ArgError, Bool, Ctor, Int, Op, Pair, ShapeError, Window, extent,
-                   fmt_shape, numel, register, spatial, window_out)
+from .base import (GLOBAL, Arg, ArgError, Bool, Ctor, Int, Op, Padding, Pair, ShapeError, extent,
+                   fmt_shape, numel, padded_window, register, spatial)
+
+# Emitted into generated files (Ctor.source) for a padding torch.nn.Conv2d cannot
+# take: different before and after the input. Same parameters and state_dict
+# keys as nn.Conv2d; _conv_forward keeps it scriptable.
+PADDED_CONV = '''\
+class PaddedConv2d(nn.Conv2d):
+    """nn.Conv2d after a fixed zero padding `pad` = (left, right, top, bottom),
+    which may differ per side (TensorFlow's "SAME" puts the odd pixel last)."""
+
+    def __init__(self, *args, pad=(0, 0, 0, 0), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.pad = list(pad)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._conv_forward(torch.nn.functional.pad(x, self.pad), self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", pad={tuple(self.pad)}"
+'''
 
 
 @register
@@ -13,13 +33,19 @@ class Conv(Op):
     family = "conv"
     saved = ("input",)  # the weight gradient needs x
     doc = "2-D convolution (nn.Conv2d)."
-    shape_doc = ("CxHxW -> channels x H' x W', per axis n' = floor((n + 2p - d(k-1) - 1) / s) + 1; "
-                 "C divisible by groups")
+    example = ('input [3, 32, 32]\n'
+               'conv(16, k=3, p=1)\n'
+               'conv(32, k=3, s=2, p="same")  # 16x16; the odd row and column of padding last\n'
+               'conv(32, k=(1, 7), p=(0, 3), groups=2, bias=false)\n'
+               'conv(32, k=2, p=((0, 1), (0, 1)))  # top, bottom, left, right')
+    shape_doc = ("CxHxW -> channels x H' x W', per axis n' = floor((n + p_before + p_after "
+                 "- d(k-1) - 1) / s) + 1 (p_before = p_after = p for an int or (h, w)), "
+                 "or with p=\"same\" n' = ceil(n / s); C divisible by groups")
     args = (
         Arg("channels", Int(min=1), aliases=("c", "out", "out_channels"), doc="output channels"),
         Arg("kernel", Pair(min=1), aliases=("k", "kernel_size")),
         Arg("stride", Pair(min=1), 1, aliases=("s",)),
-        Arg("padding", Pair(min=0), 0, aliases=("p",)),
+        Arg("padding", Padding(), 0, aliases=("p",)),
         Arg("dilation", Pair(min=1), 1, aliases=("d",)),
         Arg("groups", Int(min=1), 1, aliases=("g",)),
         Arg("bias", Bool(), True),
@@ -35,15 +61,16 @@ class Conv(Op):
         if c % a["groups"]:
             raise ShapeError(f"input channels ({c}) must be divisible by groups ({a['groups']})",
                              code="E0306", label=f"input has {c} channels")
+        win = self.window(a).at((h, w))
         out = []
-        for n, k, s, p, d, axis in zip((h, w), a["kernel"], a["stride"], a["padding"],
-                                       a["dilation"], ("height", "width")):
-            span = extent(k, d)
-            if n + 2 * p < span:
-                raise ShapeError(f"kernel {span} is larger than the padded input {axis} "
-                                 f"{n + 2 * p}", label=f"input is {fmt_shape(ins[0])}",
+        for axis, n in enumerate((h, w)):
+            span, padded = win.k[axis], n + win.p[axis] + win.end[axis]
+            if padded < span:
+                raise ShapeError(f"kernel {span} is larger than the padded input "
+                                 f"{('height', 'width')[axis]} {padded}",
+                                 label=f"input is {fmt_shape(ins[0])}",
                                  help="lower the kernel or add padding")
-            out.append(window_out(n, k, s, p, d))
+            out.append(win.out(axis, n))
         return (a["channels"], *out)
 
     def params(self, a, ins, out):
@@ -60,18 +87,25 @@ class Conv(Op):
 
     def window(self, a):
         k = tuple(map(extent, a["kernel"], a["dilation"]))
-        return Window(k, a["stride"], a["padding"])
+        return padded_window(k, a["stride"], a["padding"])
 
     def torch(self, a, ins, out):
+        win = self.window(a).at(ins[0][1:])
         kwargs = {"kernel_size": _one(a["kernel"])}
-        for key, default in (("stride", 1), ("padding", 0), ("dilation", 1)):
-            if a[key] != (default, default):
-                kwargs[key] = _one(a[key])
+        if a["stride"] != (1, 1):
+            kwargs["stride"] = _one(a["stride"])
+        if win.p_end is None and win.p != (0, 0):
+            kwargs["padding"] = _one(win.p)
+        if a["dilation"] != (1, 1):
+            kwargs["dilation"] = _one(a["dilation"])
         if a["groups"] != 1:
             kwargs["groups"] = a["groups"]
         if not a["bias"]:
             kwargs["bias"] = False
-        return Ctor("Conv2d", (ins[0][0], a["channels"]), kwargs)
+        if win.p_end is None:
+            return Ctor("Conv2d", (ins[0][0], a["channels"]), kwargs)
+        kwargs["pad"] = torch_pad(win)
+        return Ctor("PaddedConv2d", (ins[0][0], a["channels"]), kwargs, source=PADDED_CONV)
 
     def label(self, a):
         kh, kw = a["kernel"]
@@ -88,6 +122,11 @@ class Conv(Op):
 def _one(pair):
     """`(3, 3)` -> `3`, so generated code reads as people write it."""
     return pair[0] if pair[0] == pair[1] else pair
+
+
+def torch_pad(win) -> tuple[int, int, int, int]:
+    """An explicit window's padding in F.pad's order: (left, right, top, bottom)."""
+    return (win.p[1], win.end[1], win.p[0], win.end[0])
 
 
 __all__ = ["Conv", "GLOBAL"]

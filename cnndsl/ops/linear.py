@@ -1,8 +1,23 @@
-"""Fully connected layers and flattening."""
+"""Fully connected layers, over features or over the channels at each position, and
+flattening."""
 
 from __future__ import annotations
 
-from .base import GLOBAL, Arg, Bool, Ctor, Int, Op, ShapeError, fmt_shape, numel, register
+from .base import (GLOBAL, POINTWISE, Arg, Bool, Ctor, Int, Op, ShapeError, fmt_shape, numel,
+                   register, spatial)
+
+# torchvision's ConvNeXt applies nn.Linear to the channels-last view of an NCHW
+# tensor (Permute, Linear, Permute); this is that, with nn.Linear's weight (out, in),
+# bias and state_dict keys, so ConvNeXt's weights load as they are.
+CHANNEL_LINEAR = '''\
+class ChannelLinear(nn.Linear):
+    """nn.Linear over the channels of an NCHW tensor, at every position (ConvNeXt)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.permute(0, 2, 3, 1)
+        x = torch.nn.functional.linear(x, self.weight, self.bias)
+        return x.permute(0, 3, 1, 2)
+'''
 
 
 @register
@@ -12,6 +27,8 @@ class Linear(Op):
     family = "linear"
     saved = ("input",)
     doc = "Fully connected layer (nn.Linear); needs a flat input."
+    example = ('input [3, 8, 8]\n'
+               'flatten linear(10)')
     shape_doc = "F -> features (a flat input only)"
     args = (
         Arg("features", Int(min=1), aliases=("out", "out_features")),
@@ -45,12 +62,55 @@ class Linear(Op):
 
 
 @register
+class ChannelLinear(Op):
+    name = "channel_linear"
+    family = "linear"
+    saved = ("input",)
+    doc = ("Fully connected layer over the channels at each position of a CxHxW tensor "
+           "(nn.Linear on the channels-last view, as torchvision's ConvNeXt applies it). "
+           "It computes what `conv(features, k=1)` computes, but its weight is nn.Linear's "
+           "(features x C, not features x C x 1 x 1), so ConvNeXt's weights load into it.")
+    example = ('input [96, 56, 56]\n'
+               'layer_norm2d channel_linear(384) gelu channel_linear(96)  # ConvNeXt')
+    shape_doc = "CxHxW -> features x H x W"
+    args = (
+        Arg("features", Int(min=1), aliases=("out", "out_features")),
+        Arg("bias", Bool(), True),
+    )
+
+    def shape(self, a, ins):
+        _, h, w = spatial(ins[0], self.name)
+        return (a["features"], h, w)
+
+    def params(self, a, ins, out):
+        return ins[0][0] * a["features"] + (a["features"] if a["bias"] else 0), 0
+
+    def macs(self, a, ins, out):
+        return ins[0][0] * numel(out)  # fvcore's aten::linear: in_features per output element
+
+    def flops(self, a, ins, out):
+        return numel(out) if a["bias"] else 0
+
+    def window(self, a):
+        return POINTWISE
+
+    def torch(self, a, ins, out):
+        return Ctor("ChannelLinear", (ins[0][0], a["features"]),
+                    {} if a["bias"] else {"bias": False}, source=CHANNEL_LINEAR)
+
+    def label(self, a):
+        return f"channel linear {a['features']}"
+
+
+@register
 class Flatten(Op):
     name = "flatten"
     family = "linear"
     saved = ()
     view = True
     doc = "Flatten CxHxW to C*H*W features (nn.Flatten)."
+    example = ('input [512, 1, 1]\n'
+               'flatten linear(10)')
     shape_doc = "CxHxW -> C*H*W"
 
     def shape(self, a, ins):

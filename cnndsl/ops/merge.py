@@ -1,4 +1,4 @@
-"""Merges of parallel paths: channel concatenation and addition."""
+"""Merges of parallel paths: channel concatenation, addition, multiplication."""
 
 from __future__ import annotations
 
@@ -29,6 +29,8 @@ class _Merge(Op):
 class Concat(_Merge):
     name = "concat"
     doc = "Concatenate paths along channels (torch.cat(dim=1)); spatial sizes must agree."
+    example = ('input [16, 8, 8]\n'
+               'concat { path { conv(8, k=1) } path { conv(8, k=3, p=1) } }')
     shape_doc = "C1xHxW, C2xHxW, ... -> (C1+C2+...)xHxW; flat inputs: F1+F2+..."
 
     def shape(self, a, ins):
@@ -58,6 +60,8 @@ class Concat(_Merge):
 class Add(_Merge):
     name = "add"
     doc = "Sum paths element-wise (residual connections); shapes must be equal."
+    example = ('input [16, 8, 8]\n'
+               'add { path { conv(16, k=3, p=1) } path { } }')
     shape_doc = "every path's shape, which must be equal"
 
     def shape(self, a, ins):
@@ -77,4 +81,67 @@ class Add(_Merge):
         return " + ".join(inputs)
 
 
-__all__ = ["Concat", "Add", "POINTWISE"]
+def broadcast(shapes: list) -> tuple | None:
+    """torch's broadcasting of equal-rank shapes (each axis equal or 1), or None."""
+    out = []
+    for sizes in zip(*shapes):
+        wide = {n for n in sizes if n != 1}
+        if len(wide) > 1:
+            return None
+        out.append(wide.pop() if wide else 1)
+    return tuple(out)
+
+
+@register
+class Mul(_Merge):
+    name = "mul"
+    doc = ("Multiply paths element-wise with torch's broadcasting: a Cx1x1 path gates each "
+           "channel (squeeze-and-excitation). Its receptive field leaves such a gate out "
+           "(see \"Receptive fields\").")
+    shape_doc = ("torch broadcasting: every path has the same rank, and on each axis the sizes "
+                 "are equal or 1 (CxHxW times Cx1x1 gives CxHxW)")
+    example = ("input [16, 8, 8]\n"
+               "# squeeze-and-excitation (Hu et al., 2018)\n"
+               "mul {\n"
+               "    path { }\n"
+               "    path { global_avgpool conv(4, k=1) relu conv(16, k=1) sigmoid }\n"
+               "}")
+    saved = ("input",)  # the gradient of a * b is b (and a)
+    broadcasts = True
+
+    def shape(self, a, ins):
+        ranks = [len(s) for s in ins]
+        out = broadcast(ins) if len(set(ranks)) == 1 else None
+        if out is None:
+            bad = _odd_one_out(ranks) if len(set(ranks)) > 1 else self._first_clash(ins)
+            others = sorted({fmt_shape(s) for i, s in enumerate(ins) if i != bad})
+            raise ShapeError("cannot multiply paths whose shapes do not broadcast",
+                             code="E0308", label=f"this path yields {fmt_shape(ins[bad])}",
+                             notes=(f"the other paths yield {' or '.join(others)}",),
+                             help="on every axis the sizes must be equal, or 1 to broadcast",
+                             culprit=bad)
+        return out
+
+    @staticmethod
+    def _first_clash(ins) -> int:
+        """The first input that does not broadcast with the ones before it."""
+        return next(i for i in range(1, len(ins)) if broadcast(ins[: i + 1]) is None)
+
+    def flops(self, a, ins, out):
+        return numel(out) * (len(ins) - 1)
+
+    def field_inputs(self, a, ins, out):
+        # A gate broadcast over both spatial axes (a global pool's Cx1x1, as in
+        # squeeze-and-excitation) scales every position alike: it depends on the
+        # whole input, but counting that would make every layer after the first SE
+        # block "global" and hide the local field. The field is that of the paths
+        # that vary over space; only when every path is a gate is it theirs.
+        local = [i for i, s in enumerate(ins) if len(s) != 3 or s[1:] != (1, 1)
+                 or out[1:] == (1, 1)]
+        return local or list(range(len(ins)))
+
+    def forward_source(self, a, inputs):
+        return " * ".join(inputs)
+
+
+__all__ = ["Concat", "Add", "Mul", "POINTWISE"]

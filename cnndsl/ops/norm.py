@@ -1,8 +1,52 @@
-"""Normalization: batch norm and local response norm."""
+"""Normalization: batch, group, instance and layer norm, local response norm.
+
+FLOPs follow fvcore: batch norm at inference one per element to normalize
+and one more for the affine; the norms that compute their statistics from
+the input itself (group, instance, layer norm) fvcore's 4 per element, 5
+with the affine.
+"""
 
 from __future__ import annotations
 
-from .base import POINTWISE, Arg, Bool, Ctor, Float, Int, Op, Window, numel, register
+from .base import (POINTWISE, Arg, Bool, Ctor, Float, Int, Op, ShapeError, Window, numel,
+                   register, spatial)
+
+# torchvision's LayerNorm2d (ConvNeXt): layer norm over the channels of an NCHW
+# tensor, as nn.LayerNorm(C) on the channels-last view; weight and bias as nn.LayerNorm's.
+LAYER_NORM_2D = '''\
+class LayerNorm2d(nn.LayerNorm):
+    """nn.LayerNorm over the channels of an NCHW tensor, at every position (ConvNeXt)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.permute(0, 2, 3, 1)
+        x = torch.nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias,
+                                           self.eps)
+        return x.permute(0, 3, 1, 2)
+'''
+
+
+class _StatsNorm(Op):
+    """A norm whose statistics come from the input itself, at training and inference."""
+
+    family = "norm"
+    saved = ("input",)  # plus per-group mean and inverse std, negligible
+    shape_doc = "same as the input (CxHxW)"
+
+    def shape(self, a, ins):
+        spatial(ins[0], self.name)
+        return ins[0]
+
+    def params(self, a, ins, out):
+        return (2 * ins[0][0] if a["affine"] else 0), 0
+
+    def flops(self, a, ins, out):
+        return numel(out) * (5 if a["affine"] else 4)  # fvcore's norm_flop_counter
+
+    def window(self, a):
+        return POINTWISE  # statistics over positions make it global in truth; see the docs
+
+    def label(self, a):
+        return self.name.replace("_", " ")
 
 
 @register
@@ -12,6 +56,8 @@ class BatchNorm(Op):
     family = "norm"
     saved = ("input",)  # plus per-channel mean and inverse std, negligible
     doc = "Batch normalization over channels (nn.BatchNorm2d, or BatchNorm1d on features)."
+    example = ('input [3, 8, 8]\n'
+               'conv(16, k=3, p=1, bias=false) bn relu')
     shape_doc = "same as the input"
     args = (
         Arg("eps", Float(min=0.0, max=1.0), 1e-5),
@@ -56,6 +102,8 @@ class LocalResponseNorm(Op):
     family = "norm"
     saved = ("input", "output")
     doc = "Local response normalization across channels (nn.LocalResponseNorm)."
+    example = ('input [96, 27, 27]\n'
+               'lrn(5, alpha=1e-4, beta=0.75, k=2)  # AlexNet')
     shape_doc = "same as the input"
     args = (
         Arg("size", Int(min=1)),
@@ -81,4 +129,101 @@ class LocalResponseNorm(Op):
         return f"lrn {a['size']}"
 
 
-__all__ = ["BatchNorm", "LocalResponseNorm", "Window"]
+def _eps(a, default) -> dict:
+    return {} if a["eps"] == default else {"eps": a["eps"]}
+
+
+@register
+class GroupNorm(_StatsNorm):
+    name = "group_norm"
+    aliases = ("groupnorm",)
+    doc = ("Group normalization (nn.GroupNorm): mean and variance over each group of "
+           "channels and every position of one sample.")
+    example = ('input [3, 32, 32]\n'
+               'conv(32, k=3, p=1) group_norm(8) relu')
+    shape_doc = "same as the input (CxHxW); C divisible by groups"
+    args = (
+        Arg("groups", Int(min=1), aliases=("num_groups", "g")),
+        Arg("eps", Float(min=0.0, max=1.0), 1e-5),
+        Arg("affine", Bool(), True),
+    )
+
+    def shape(self, a, ins):
+        c, _, _ = spatial(ins[0], self.name)
+        if c % a["groups"]:
+            raise ShapeError(f"input channels ({c}) must be divisible by groups ({a['groups']})",
+                             code="E0306", label=f"input has {c} channels")
+        return ins[0]
+
+    def torch(self, a, ins, out):
+        kwargs = _eps(a, 1e-5)
+        if not a["affine"]:
+            kwargs["affine"] = False
+        return Ctor("GroupNorm", (a["groups"], ins[0][0]), kwargs)
+
+    def label(self, a):
+        return f"group norm {a['groups']}"
+
+
+@register
+class InstanceNorm(_StatsNorm):
+    name = "instance_norm"
+    aliases = ("instancenorm",)
+    doc = ("Instance normalization (nn.InstanceNorm2d): mean and variance over the positions "
+           "of each channel of one sample; its defaults are torch's (no affine, no running "
+           "statistics).")
+    example = ('input [3, 64, 64]\n'
+               'conv(32, k=7, p=3) instance_norm relu')
+    args = (
+        Arg("eps", Float(min=0.0, max=1.0), 1e-5),
+        Arg("affine", Bool(), False),
+        Arg("track_running_stats", Bool(), False, aliases=("running_stats",)),
+    )
+
+    def shape(self, a, ins):
+        c, h, w = spatial(ins[0], self.name)
+        if h * w == 1 and not a["track_running_stats"]:
+            raise ShapeError("`instance_norm` of a 1x1 map: its statistics need more than one "
+                             "position", code="E0309", label=f"input is {c}x1x1",
+                             help="normalize before the map shrinks to 1x1, or track running "
+                             "statistics")
+        return ins[0]
+
+    def params(self, a, ins, out):
+        c = ins[0][0]
+        # like batch norm's: running_mean, running_var and num_batches_tracked
+        return (2 * c if a["affine"] else 0), (2 * c + 1 if a["track_running_stats"] else 0)
+
+    def torch(self, a, ins, out):
+        kwargs = _eps(a, 1e-5)
+        for key in ("affine", "track_running_stats"):
+            if a[key]:
+                kwargs[key] = True
+        return Ctor("InstanceNorm2d", (ins[0][0],), kwargs)
+
+
+@register
+class LayerNorm2d(_StatsNorm):
+    name = "layer_norm2d"
+    aliases = ("layernorm2d",)
+    doc = ("Layer normalization over the channels at each position of a CxHxW tensor "
+           "(torchvision's LayerNorm2d, ConvNeXt's: nn.LayerNorm(C) on the channels-last "
+           "view). The default eps is ConvNeXt's.")
+    example = ('input [3, 224, 224]\n'
+               "conv(96, k=4, s=4) layer_norm2d  # ConvNeXt's stem")
+    args = (
+        Arg("eps", Float(min=0.0, max=1.0), 1e-6),
+        Arg("affine", Bool(), True, aliases=("elementwise_affine",)),
+    )
+
+    def torch(self, a, ins, out):
+        kwargs = {"eps": a["eps"]}  # always written: nn.LayerNorm's default is 1e-5
+        if not a["affine"]:
+            kwargs["elementwise_affine"] = False
+        return Ctor("LayerNorm2d", (ins[0][0],), kwargs, source=LAYER_NORM_2D)
+
+    def label(self, a):
+        return "layer norm"
+
+
+__all__ = ["BatchNorm", "LocalResponseNorm", "GroupNorm", "InstanceNorm", "LayerNorm2d", "Window"]

@@ -1,13 +1,18 @@
 """Warnings about specs that are valid but probably not what was meant.
 
 - W0302: a pool whose windows stop short of the input's last rows or
-  columns. With output size floor((n + 2p - k) / s) + 1 (the seed's rule),
-  the windows cover the padded input up to (out - 1) * s + k; the
-  remaining (n + 2p - k) mod s positions are never read, and those that
-  are not padding are real pixels thrown away. Ceil mode covers them.
+  columns. With output size floor((n + p + p_end - k) / s) + 1 (the seed's
+  rule, p_end the padding after the input: p unless asymmetric), the
+  windows cover the padded input up to (out - 1) * s + k; the remaining
+  (n + p + p_end - k) mod s positions are never read, and those that are
+  not padding are real pixels thrown away. Ceil mode covers them.
 - W0303: a dropout with no learnable layer after it. Dropout regularises
   the weights that read its output (Srivastava et al., 2014); with none,
-  it only adds noise to the result while training.
+  it only adds noise to the result while training. The same holds for
+  every op that acts only while training (``training_only``): stochastic
+  depth on the last residual branch, with no head after it, would zero
+  whole outputs. In EfficientNet and ConvNeXt more blocks or a classifier
+  follow every one, so they do not warn.
 
 Needs the cost pass (``params`` on every node).
 """
@@ -18,17 +23,19 @@ from ..diagnostics import Diagnostic
 from ..ops.base import GLOBAL
 
 
-def _discarded(n: int, k: int, s: int, p: int) -> int:
+def _discarded(n: int, k: int, s: int, p: int, p_end: int) -> int:
     """Real (non-padding) pixels at the end of an axis that no window reads."""
-    unread = (n + 2 * p - k) % s
-    return max(0, unread - p)  # the last p unread positions are right padding
+    unread = (n + p + p_end - k) % s
+    return max(0, unread - p_end)  # the last p_end unread positions are padding
 
 
 def _pool_warning(data: dict, shape_in: tuple) -> Diagnostic | None:
     window = data["op"].window(data["args"])
     if window == GLOBAL or window.ceil or len(shape_in) != 3:
         return None
-    lost = [_discarded(n, k, s, p) for n, k, s, p in zip(shape_in[1:], window.k, window.s, window.p)]
+    window = window.at(shape_in[1:])
+    lost = [_discarded(n, k, s, p, e)
+            for n, k, s, p, e in zip(shape_in[1:], window.k, window.s, window.p, window.end)]
     if not any(lost):
         return None
     where = " and ".join(f"the last {axis}" if count == 1 else f"the last {count} {axis}s"

@@ -9,7 +9,8 @@
   declares (``Op.saves``: conv and linear keep their input, relu its output,
   max pool its input and int64 indices, dropout a one-byte mask), each
   tensor counted once however many layers keep it. In training dropout
-  makes a new tensor, so there it is not a view.
+  and stochastic depth (``training_only``) make a new tensor, so there they
+  are not views.
 - Parameters and buffers at the same dtype.
 
 Needs the cost pass (``params``, ``buffers``) to have run.
@@ -30,7 +31,8 @@ def _storages(graph, training: bool) -> dict:
     owner = {}
     for node, data in graph.nodes(data=True):
         op = data["op"]
-        is_view = op.view and not (training and "mask" in op.saved)
+        # dropout and stochastic depth return their input only at inference
+        is_view = op.view and not (training and op.training_only)
         owner[node] = owner[data["inputs"][0]] if is_view and data["inputs"] else node
     return owner
 

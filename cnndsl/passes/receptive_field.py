@@ -20,8 +20,22 @@ centres agree. Paths whose strides or centres differ are not aligned: the
 merge mixes features centred on different pixels, which is legal but
 usually a mistake, so it gets a warning naming both paths.
 
+``p`` is the padding before the input (top, left). Padding after it
+(TensorFlow's `same`, asymmetric padding) changes the output's length,
+never where a unit looks; `same` padding depends on the input's size, so
+each layer's window is taken at its input's size.
+
 A layer after a global pool, flatten or linear sees the whole input: its
 field is :data:`WHOLE_INPUT`, not a number.
+
+Statistics of the whole feature map are left out of the field: the
+squeeze-and-excitation gate of a `mul` (a path broadcast over both spatial
+axes: the op names the inputs that count, ``Op.field_inputs``) and the
+mean and variance of group and instance norm. Each depends on every
+pixel, but only scales and shifts what a unit sees through its windows;
+counting it would make every layer after the first SE block `global` and
+hide the field people want. tests/test_receptive_field.py checks this
+definition with gradients, those statistics detached.
 """
 
 from __future__ import annotations
@@ -97,13 +111,13 @@ def _fmt_axis(f: ReceptiveField, axis: int) -> str:
     return f"size {f.size[axis]}, stride {f.stride[axis]}, centre {centre}"
 
 
-def _misaligned(nodes, data: dict, fields: list[ReceptiveField]) -> Diagnostic | None:
+def _misaligned(nodes, data: dict, inputs: list, fields: list[ReceptiveField]) -> Diagnostic | None:
     first = fields[0]
-    for source, f in zip(data["inputs"][1:], fields[1:]):
+    for source, f in zip(inputs[1:], fields[1:]):
         for axis, axis_name in ((0, "height"), (1, "width")):
             if (f.stride[axis], f.centre2()[axis]) != (first.stride[axis],
                                                        first.centre2()[axis]):
-                a = _path_name(data, nodes[data["inputs"][0]])
+                a = _path_name(data, nodes[inputs[0]])
                 b = _path_name(data, nodes[source])
                 differ = ("strides and centres" if f.stride[axis] != first.stride[axis]
                           and f.centre2()[axis] != first.centre2()[axis] else
@@ -128,13 +142,19 @@ def run(graph) -> list[Diagnostic]:
         if not data["inputs"]:
             data["rf"] = ReceptiveField()
             continue
-        fields = [nodes[i]["rf"] for i in data["inputs"]]
-        window = data["op"].window(data["args"])
+        op, args, sources = data["op"], data["args"], data["inputs"]
+        if len(sources) > 1:  # the op says which paths count (not a gate that `mul` broadcasts)
+            kept = op.field_inputs(args, [nodes[i]["shape"] for i in sources], data["shape"])
+            sources = [sources[i] for i in kept]
+        fields = [nodes[i]["rf"] for i in sources]
+        window = op.window(args)
         if window == GLOBAL or WHOLE_INPUT in fields:
             data["rf"] = WHOLE_INPUT
             continue
+        if window.same:  # TensorFlow's padding depends on the input's size
+            window = window.at(nodes[data["inputs"][0]]["shape"][1:])
         if len(fields) > 1:
-            found = _misaligned(nodes, data, fields)
+            found = _misaligned(nodes, data, sources, fields)
             if found is not None and found.span not in warned_at:
                 warned_at.add(found.span)  # once per merge in the source, at its first call
                 warnings.append(found)
