@@ -17,7 +17,7 @@ they are never test or runtime dependencies:
 
     .venv/bin/python bench/bench_check.py                    # both parts
     .venv/bin/python bench/bench_check.py --reps 3 --skip-scaling
-    .venv/bin/python bench/bench_check.py --baseline-python /work/benchenv/bin/python
+    .venv/bin/python bench/bench_check.py --baseline-python .benchenv/bin/python
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CNNDSL = [sys.executable, "-m", "cnndsl"]
-BASELINE_PYTHON = os.environ.get("BENCH_PYTHON", "/work/benchenv/bin/python")
+BASELINE_PYTHON = os.environ.get("BENCH_PYTHON", str(ROOT / ".benchenv" / "bin" / "python"))
 
 MODELS = {  # name: (spec, builder in tests/reference_models.py), all at 3x224x224
     "vgg16": ("specs/vgg16.cnn", "vgg16"),
@@ -121,7 +121,7 @@ def main() -> None:
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--baseline-python", default=BASELINE_PYTHON,
                    help="a Python with torch, torchinfo and fvcore (default $BENCH_PYTHON "
-                        "or /work/benchenv/bin/python)")
+                        "or .benchenv/bin/python in the repository)")
     p.add_argument("--skip-compare", action="store_true")
     p.add_argument("--skip-scaling", action="store_true")
     p.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])

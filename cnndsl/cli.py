@@ -15,6 +15,7 @@ import os
 import re
 import sys
 
+from . import __version__
 from .diagnostics import CnnError, Sources, render, visible
 from .elaborate import DEFAULT_MAX_NODES, SETTING_SYNTAX
 from .files import DEFAULT_MAX_BYTES
@@ -85,10 +86,14 @@ def _symbols(dims) -> tuple[str | None, str | None] | None:
 
 def _parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="cnndsl", description="Check, compile and draw CNN specs.")
+    top.add_argument("--version", action="version", version=f"cnndsl {__version__}")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def common(p):
-        p.add_argument("spec", help="the .cnn file (a regular file), or - for standard input")
+        # Optional here so that `--set a=1 b=2 SPEC` works too: the spec is then
+        # the one value of --set without `=` (see _spec_after_set).
+        p.add_argument("spec", nargs="?", help="the .cnn file (a regular file), zoo:NAME, "
+                       "or - for standard input")
         p.add_argument("--set", nargs="+", action="extend", default=[], metavar="NAME=VALUE",
                        help="override network parameters, e.g. --set classes=10 in_channels=1")
         p.add_argument("--input", metavar="CxHxW",
@@ -124,6 +129,10 @@ def _parser() -> argparse.ArgumentParser:
     draw.add_argument("--partial", action="store_true",
                       help="if the spec has errors, draw it up to them, failing layers marked")
 
+    zoo = sub.add_parser("zoo", help="list the zoo: torchvision's builders as specs (zoo:NAME)")
+    zoo.add_argument("names", nargs="*", metavar="NAME", help="only these builders")
+    zoo.add_argument("--json", action="store_true", help="print the list as JSON")
+
     comp = sub.add_parser("compile", help="compile a spec to PyTorch source, ONNX or TorchScript")
     common(comp)
     comp.add_argument("-o", "--output", metavar="MODEL.py",
@@ -136,12 +145,19 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _load(args):
-    from .network import loads, read_spec  # noqa: PLC0415 (network pulls in the passes)
+    from .network import loads, open_spec, read_spec  # noqa: PLC0415 (network pulls in the passes)
     dims, settings = _input(args.input), _settings(args.set)
     if args.max_bytes < 1 or args.max_nodes < 1:
         raise UsageError("--max-bytes and --max-nodes take a positive integer")
-    stream = sys.stdin.buffer if args.spec == "-" else None
-    file, text = read_spec("<stdin>" if stream else args.spec, args.max_bytes, stream=stream)
+    if args.spec == "-":
+        file, text = read_spec("<stdin>", args.max_bytes, stream=sys.stdin.buffer)
+        defaults = {}
+    else:
+        try:
+            file, text, defaults = open_spec(args.spec, args.max_bytes)
+        except ValueError as err:  # an unknown zoo name
+            raise UsageError(str(err)) from None
+    settings = {**defaults, **settings}
     options = dict(max_nodes=args.max_nodes, dtype=getattr(args, "dtype", "float32"),
                    max_bytes=args.max_bytes)
     if _symbols(dims) is None:
@@ -280,12 +296,40 @@ def _compile(args) -> int:
     return _warn(net, args)
 
 
-COMMANDS = {"check": _check, "draw": _draw, "compile": _compile}
+def _zoo(args) -> int:
+    from . import report, zoo  # noqa: PLC0415
+    from .network import load  # noqa: PLC0415
+    unknown = [n for n in args.names if n.removeprefix(zoo.PREFIX) not in zoo.ZOO]
+    if unknown:
+        try:
+            zoo.resolve(unknown[0])
+        except KeyError as err:  # says which name is closest
+            raise UsageError(err.args[0]) from None
+    names = [n.removeprefix(zoo.PREFIX) for n in args.names] or sorted(zoo.ZOO)
+    entries = [report.zoo_entry(n, load(zoo.PREFIX + n)) for n in names]
+    print(json.dumps(entries, indent=1) if args.json else report.zoo_table(entries))
+    return 0
+
+
+COMMANDS = {"check": _check, "draw": _draw, "compile": _compile, "zoo": _zoo}
+
+
+def _spec_after_set(parser, args) -> None:
+    """`--set` takes several values, so `--set classes=10 SPEC` reads SPEC as one of
+    them: take the value without `=` as the spec, as a user means it."""
+    if not hasattr(args, "set") or args.spec is not None:
+        return
+    loose = [item for item in args.set if "=" not in item]
+    if len(loose) != 1:
+        parser.error("the following arguments are required: spec")
+    args.spec = loose[0]
+    args.set = [item for item in args.set if item != args.spec]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    _spec_after_set(parser, args)
     syntax = SETTING_SYNTAX.set("cli")  # messages say `--set name=...`, not `name=...`
     try:
         return _run(parser, args)

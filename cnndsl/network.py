@@ -188,7 +188,9 @@ def load(path: str | Path, /, *, input_shape: tuple | None = None,
     """Check the spec at ``path``; keyword arguments override network parameters.
 
     The options are those of :func:`loads`; ``path`` must be a regular file
-    of at most ``max_bytes`` (16 MB unless raised).
+    of at most ``max_bytes`` (16 MB unless raised), or ``zoo:NAME`` for a
+    torchvision builder (``zoo:resnet50``: its family spec in ``specs/zoo/``
+    with the builder's parameters, which keyword arguments override).
 
     >>> import pathlib, tempfile
     >>> spec = pathlib.Path(tempfile.mkdtemp()) / "tiny.cnn"
@@ -197,12 +199,32 @@ def load(path: str | Path, /, *, input_shape: tuple | None = None,
     (2, 6, 6)
     >>> load(spec, input_shape=(1, 5, 5)).output_shape
     (4, 3, 3)
+    >>> load("zoo:resnet18").params
+    11689512
     """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"load() takes a path (str or os.PathLike), got {_shown(path)}")
-    file, text = read_spec(path, _positive("max_bytes", max_bytes))
+    file, text, defaults = open_spec(path, _positive("max_bytes", max_bytes))
     return loads(text, file, input_shape=input_shape, max_nodes=max_nodes, dtype=dtype,
-                 max_bytes=max_bytes, **params)
+                 max_bytes=max_bytes, **{**defaults, **params})
+
+
+def open_spec(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str, str, dict]:
+    """(name, text, network parameters) of a spec file or of ``zoo:NAME``.
+
+    A zoo name that does not exist raises ValueError with the closest name.
+    """
+    from . import zoo  # noqa: PLC0415
+    if isinstance(path, str) and path.startswith(zoo.PREFIX):
+        try:
+            spec, defaults = zoo.resolve(path)
+        except KeyError as err:
+            raise ValueError(err.args[0]) from None
+        _, text = read_spec(spec, max_bytes)
+        # Named as in the repository, not by where the package is installed.
+        return f"specs/zoo/{spec.name}", text, defaults
+    file, text = read_spec(path, max_bytes)
+    return file, text, {}
 
 
 # ------------------------------------------------------------ API arguments

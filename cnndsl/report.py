@@ -236,3 +236,36 @@ def min_input_text(net, sizes) -> str:
     shape = "none found" if doc["shape"] is None else fmt_shape(doc["shape"])
     return (f"minimum input {shape}: {doc['rule'][0]}; {doc['rule'][1]} "
             f"(every layer non-empty, every merge lined up)")
+
+
+# ------------------------------------------------------------------ the zoo
+
+
+def feature_field(net):
+    """The receptive field of the last feature map that is not global: what a
+    classifier's pooled features see (the output's own field is `global`)."""
+    for node in reversed(net.layers()):
+        field = net.graph.nodes[node]["rf"]
+        if not isinstance(field, str):
+            return field
+    return net.graph.nodes[net.graph.graph["output"]]["rf"]
+
+
+def zoo_entry(name: str, net) -> dict:
+    """One builder's line of `cnndsl zoo`, as JSON data."""
+    g = net.graph.graph
+    return {"name": name, "spec": next(iter(net.sources.texts), None),
+            "input": list(net.input_shape), "params": net.params,
+            "macs": g["macs"], "rf": _rf_json(feature_field(net))}
+
+
+def zoo_table(entries: list[dict]) -> str:
+    """`cnndsl zoo`: a line per builder with its input, params, MACs and field."""
+    lines = [f"{'builder':22} {'input':>10} {'params':>13} {'MACs':>8} {'rf':>9}  spec",
+             "-" * 80]
+    for e in entries:
+        rf = e["rf"] if isinstance(e["rf"], str) else \
+            f"{e['rf']['size'][0]}/{e['rf']['stride'][0]}"
+        lines.append(f"{e['name']:22} {fmt_shape(e['input']):>10} {_num(e['params']):>13} "
+                     f"{_si(e['macs']):>8} {rf:>9}  {e['spec']}")
+    return "\n".join(lines)

@@ -86,3 +86,16 @@ def test_console_script_matches_module():
                        cwd=ROOT)
     b = run("check", "specs/nin.cnn")
     assert a.returncode == b.returncode == 0 and a.stdout == b.stdout
+
+
+def test_set_may_come_before_the_spec(capsys):
+    assert main(["check", "--set", "classes=10", "in_channels=1", str(SPECS / "lenet.cnn")]) == 0
+    assert "output 10" in capsys.readouterr().out
+
+
+def test_version_is_the_package_version(capsys):
+    import cnndsl
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"cnndsl {cnndsl.__version__}"
