@@ -31,6 +31,12 @@ EXPECTED = {
     "zoo/squeezenet.cnn": ("squeezenet1_0", None, None),
     "zoo/inception_v3.cnn": ("inception_v3", None, None),
     "zoo/mnasnet.cnn": ("mnasnet1_0", None, None),
+    "zoo/mobilenet_v2.cnn": ("mobilenet_v2", None, None),
+    "zoo/mobilenet_v3.cnn": ("mobilenet_v3_small", None, None),
+    "zoo/regnet.cnn": ("regnet_x_400mf", None, None),
+    "zoo/shufflenet_v2.cnn": ("shufflenet_v2_x0_5", None, None),
+    "zoo/efficientnet.cnn": ("efficientnet_b0", None, None),
+    "zoo/convnext.cnn": ("convnext_tiny", None, None),
 }
 
 
