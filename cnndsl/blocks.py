@@ -85,6 +85,28 @@ def layers_in(body):
 
 # ------------------------------------------------------- notes on block calls
 
+LABEL_WIDTH = 60  # a block call's label in the table, the diagram and print(model)
+
+
+def call_label(name: str, positional: list, keywords: dict) -> str:
+    """`vgg_block(2, 64)`: a block call with the values its arguments had, so five
+    calls of `vgg_block(n, c)` in a loop read as what they build."""
+    def show(v) -> str:
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        if isinstance(v, str):  # as the spec writes it; displays escape what is unprintable
+            v = v if len(v) <= 40 else v[:37] + "..."
+            return f'"{v}"' if '"' not in v else repr(v)
+        if isinstance(v, (tuple, list)) and len(v) <= 8:
+            inner = ", ".join(map(show, v))
+            return f"({inner},)" if len(v) == 1 else f"({inner})"
+        return show_value(v, 24)
+
+    args = [show(v) for v in positional] + [f"{k}={show(v)}" for k, v in keywords.items()]
+    text = f"{name}({', '.join(args)})"
+    return text if len(text) <= LABEL_WIDTH else text[:LABEL_WIDTH - 4] + "...)"
+
+
 def call_values(s: n.Layer, block: n.Block, env: dict) -> str:
     """` with c = 64, stride = 2` when a call's arguments are not all literals,
     so a note says which values the failing call had."""

@@ -5,8 +5,8 @@ block calls and paths (``b3.inception_1.path_2.conv_1``). Each node
 carries its op, bound arguments, input node ids (in order), output shape,
 source span, scope and the chain of block calls that produced it.
 
-Shapes are inferred here, node by node, because the language lets a block
-read the shape flowing into it (``if in.channels != c { ... }``). Errors
+Shapes are inferred here, node by node, because the language lets a
+statement read the shape flowing into it (``if in.channels != c { ... }``). Errors
 do not stop the walk: the failing tensor is *poisoned* (shape None) and
 everything downstream of it stays quiet, so independent errors are all
 reported in one run.
@@ -23,11 +23,12 @@ import networkx as nx
 
 from . import nodes as n
 from .diagnostics import CnnError, Diagnostic, Sources, Span, suggest
-from .blocks import call_values, collect_blocks, recursion_errors, shortened
-from .expressions import (POISON, EvalError, Meter, Poisoned, ShapeValue, evaluate, length,
-                          plain_value, show_value)
+from .blocks import call_label, call_values, collect_blocks, recursion_errors, shortened
+from .expressions import (POISON, EvalError, Meter, Poisoned, ShapeValue, evaluate, kind_of,
+                          length, plain_value, show_value)
 from .ops import INPUT, NAMES, ArgError, Op, ShapeError
 from .ops.base import fmt_shape
+from .parser import is_name, show_text
 
 DEFAULT_MAX_NODES = 1_000_000
 MAX_DEPTH = 100  # nested block calls, stages and paths
@@ -47,6 +48,9 @@ class Scope:
     kinds: tuple[tuple[str, str, str], ...]  # ((kind, name, label), ...): stage/block/path
     used: set = field(default_factory=set)
     counters: Counter = field(default_factory=Counter)
+    # Names given with `stage`, `path` or `as`: where, and in which loop turns
+    # (for E0210 to tell a loop that repeats a name from two statements).
+    origins: dict = field(default_factory=dict)
 
     def child(self, kind: str, name: str, label: str = "") -> "Scope":
         return Scope(self.path + (name,), self.kinds + ((kind, name, label or kind),))
@@ -63,11 +67,10 @@ class Scope:
 
 @dataclass
 class Frame:
-    """A block invocation: its variables, named tensors, input and call chain."""
+    """A block invocation: its variables, named tensors and call chain."""
 
     env: dict
     tensors: dict
-    block_in: str | None
     chain: tuple[str, ...]  # notes naming each enclosing call, innermost first
     blocks: tuple[str, ...]  # names of the active block calls (recursion guard)
 
@@ -89,6 +92,8 @@ class Elaborator:
         # Items of the values expressions build and compare, counted as steps:
         # a loop over `u = t + ()` with a large `t` is costly though short.
         self.meter = Meter()
+        # The loops being expanded, outermost first: [statement, turn] each.
+        self.turns: list[list] = []
 
     # --------------------------------------------------------------- driver
     def run(self) -> nx.DiGraph:
@@ -106,7 +111,7 @@ class Elaborator:
             raise self._failure()
         g.add_node("input", op=INPUT, args={"shape": shape}, inputs=[], shape=shape,
                    span=p.input_span, scope=(), chain=(), name="input")
-        frame = Frame(env, {}, "input", (), ())
+        frame = Frame(env, {}, (), ())
         try:
             out = self._body(p.body, "input", Scope((), (), used={"input"}), frame, 0)
         except _Fatal:
@@ -176,12 +181,12 @@ class Elaborator:
         return shape
 
     # ----------------------------------------------------------- evaluation
-    def _eval(self, e, env, frame: Frame | None, scope_in):
-        """Evaluate, turning errors into diagnostics; POISON on failure."""
+    def _eval(self, e, env, frame: Frame | None, cur):
+        """Evaluate, with `in` the tensor ``cur``; errors become diagnostics, POISON."""
         # The header (network parameters, input) has no tensor flowing in:
         # `in` there is an error, not an unknown (poisoned) shape.
         shape_in = None if frame is None else ShapeValue(
-            self.graph.nodes[scope_in]["shape"] if scope_in else None)
+            self.graph.nodes[cur]["shape"] if cur else None)
         before = self.meter.work
         try:
             return evaluate(e, env, shape_in, self.meter)
@@ -214,7 +219,7 @@ class Elaborator:
         return cur
 
     def _assign(self, s: n.Assign, cur, scope, frame, depth):
-        frame.env[s.name] = self._eval(s.value, frame.env, frame, frame.block_in)
+        frame.env[s.name] = self._eval(s.value, frame.env, frame, cur)
         return cur
 
     def _bind(self, s: n.Bind, cur, scope, frame, depth):
@@ -230,15 +235,14 @@ class Elaborator:
         return frame.tensors[s.name]
 
     def _stage(self, s: n.Stage, cur, scope, frame, depth):
-        if s.name in scope.used:
-            self._error("E0210", f"the name `{s.name}` is already used here", s.span, frame=frame)
+        name = self._declare(s.name, "stage", s.span, scope, frame, cur)
+        if name is None:
             return None
-        scope.used.add(s.name)
         self._check_depth(depth, s.span, frame)
-        return self._body(s.body, cur, scope.child("stage", s.name), frame, depth + 1)
+        return self._body(s.body, cur, scope.child("stage", name), frame, depth + 1)
 
     def _repeat(self, s: n.Repeat, cur, scope, frame, depth):
-        count = self._eval(s.count, frame.env, frame, frame.block_in)
+        count = self._eval(s.count, frame.env, frame, cur)
         if count is POISON:
             return None
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
@@ -248,7 +252,7 @@ class Elaborator:
         return self._loop(s, range(count), None, cur, scope, frame, depth)
 
     def _for(self, s: n.For, cur, scope, frame, depth):
-        items = self._eval(s.iterable, frame.env, frame, frame.block_in)
+        items = self._eval(s.iterable, frame.env, frame, cur)
         if items is POISON:
             return None
         if not isinstance(items, (tuple, range)):
@@ -259,9 +263,18 @@ class Elaborator:
 
     def _loop(self, s, items, targets, cur, scope, frame, depth):
         self._check_depth(depth, s.span, frame)
+        turn = [s, 0]
+        self.turns.append(turn)
+        try:
+            return self._turns(s, items, targets, cur, scope, frame, depth, turn)
+        finally:
+            self.turns.pop()
+
+    def _turns(self, s, items, targets, cur, scope, frame, depth, turn):
         before, steps, errors = self.graph.number_of_nodes(), self.steps, len(self.diagnostics)
         count = length(items)  # a range may be longer than len() can say
         for i, item in enumerate(items):
+            turn[1] = i
             if targets is not None and not self._unpack(s, item, frame):
                 return None
             cur = self._body(s.body, cur, scope, frame, depth + 1)
@@ -299,7 +312,7 @@ class Elaborator:
         return True
 
     def _if(self, s: n.If, cur, scope, frame, depth):
-        cond = self._eval(s.condition, frame.env, frame, frame.block_in)
+        cond = self._eval(s.condition, frame.env, frame, cur)
         if cond is POISON:
             return None
         if not isinstance(cond, bool):
@@ -323,12 +336,9 @@ class Elaborator:
         ends = []
         for path in s.paths:
             if path.name is not None:
-                if path.name in scope.used:
-                    self._error("E0210", f"the name `{path.name}` is already used here",
-                                path.span, frame=frame)
+                name = self._declare(path.name, "path", path.span, scope, frame, cur)
+                if name is None:
                     return None
-                scope.used.add(path.name)
-                name = path.name
             else:
                 name = scope.fresh("path")
             ends.append(self._body(path.body, cur, scope.child("path", name), frame, depth + 1))
@@ -344,7 +354,7 @@ class Elaborator:
             self._error("E0201", f"unknown layer `{s.name}`", s.name_span,
                         help=suggest(s.name, candidates), frame=frame)
             return None
-        positional, keywords = self._args(s, frame)
+        positional, keywords = self._args(s, frame, cur)
         if positional is None:
             return None
         try:
@@ -353,16 +363,16 @@ class Elaborator:
             self._error(err.code, err.message, self._arg_span(s, err.arg), help=err.help,
                         frame=frame)
             return None
-        name = self._local_name(s, scope, op.name, frame)
+        name = self._local_name(s, scope, op.name, frame, cur)
         if name is None:
             return None
         return self._add_node(op, args, [cur], s.span, scope, frame, name)
 
-    def _args(self, s: n.Layer, frame):
+    def _args(self, s: n.Layer, frame, cur):
         """Evaluate call arguments; (None, None) if any failed or repeats."""
         positional, keywords, ok = [], {}, True
         for a in s.args:
-            v = self._eval(a.value, frame.env, frame, frame.block_in)
+            v = self._eval(a.value, frame.env, frame, cur)
             ok &= v is not POISON
             if a.name is None:
                 if keywords:
@@ -390,19 +400,81 @@ class Elaborator:
                 return a.span
         return s.span
 
-    def _local_name(self, s: n.Layer, scope: Scope, base: str, frame) -> str | None:
+    def _local_name(self, s: n.Layer, scope: Scope, base: str, frame, cur) -> str | None:
         if s.alias is None:
             return scope.fresh(base)
-        if s.alias in scope.used:
-            self._error("E0210", f"the name `{s.alias}` is already used here", s.span,
-                        frame=frame)
+        return self._declare(s.alias, "as", s.span, scope, frame, cur)
+
+    def _declare(self, written: n.Name, kind: str, span: Span, scope: Scope, frame,
+                 cur) -> str | None:
+        """The name a `stage`, `path` or `as` gives (computed if need be), now taken in
+        ``scope``; None after an error (it is not a name, or it is taken)."""
+        name = written if isinstance(written, str) else self._compute_name(written, frame, cur)
+        if name is None:
             return None
-        scope.used.add(s.alias)
-        return s.alias
+        if name in scope.used:
+            self._duplicate(name, written, kind, span, scope, frame)
+            return None
+        scope.used.add(name)
+        scope.origins[name] = span, tuple(map(tuple, self.turns))
+        return name
+
+    def _compute_name(self, template: n.Template, frame, cur) -> str | None:
+        pieces = []
+        for part in template.parts:
+            if isinstance(part, str):
+                pieces.append(part)
+                continue
+            v = self._eval(part, frame.env, frame, cur)
+            if v is POISON:
+                return None
+            if isinstance(v, bool) or not isinstance(v, (int, str)):
+                self._error("E0206", f"a computed name takes integers and strings, got "
+                            f"{kind_of(v)}", part.span, f"this is {show_value(v)}", frame=frame)
+                return None
+            pieces.append(str(v))
+        if not template.parts:
+            return None  # its syntax error is reported
+        name = "".join(pieces)
+        if not is_name(name):
+            self._error("E0206", f"`{template.text}` gives {show_text(name)}, which is not a name",
+                        template.span, help="a name is letters, digits and `_`, not starting "
+                        "with a digit", frame=frame)
+            return None
+        return name
+
+    def _duplicate(self, name: str, written: n.Name, kind: str, span: Span, scope: Scope, frame):
+        """E0210, saying which loop repeats the name when one does, and what to write."""
+        first = scope.origins.get(name)
+        loop = None
+        if first is not None and first[0] == span:
+            # The same statement gave the name twice: a loop ran it again.
+            loop = next(((s, i, j) for (s, i), (t, j) in zip(first[1], self.turns)
+                         if s is t and i != j), None)
+        if loop is None:
+            notes = ()
+            if first and (self.turns or first[1]):  # (outside loops, as it always was)
+                notes = (f"first used at {first[0]}" + "".join(
+                    f", in turn {i + 1} of the loop at {s.span}" for s, i in first[1][-1:]),)
+            self._error("E0210", f"the name `{name}` is already used here", span, notes=notes,
+                        frame=frame)
+            return
+        s, before, now = loop
+        where = f"the `{'for' if isinstance(s, n.For) else 'repeat'}` loop at {s.span}"
+        what = "this layer" if kind == "as" else f"this `{kind}`"
+        if isinstance(written, n.Template):
+            note = (f"`{written.text}` gives `{name}` in turn {now + 1} of {where}, as it did "
+                    f"in turn {before + 1}")
+            help = "make the name change from turn to turn: put the loop variables in it"
+        else:
+            note = f"{where} runs {what} once per turn, with the same name each time"
+            help = _per_turn(name, kind, s, self._text)
+        self._error("E0210", f"the name `{name}` is already used here, by an earlier turn of "
+                    "the loop", span, notes=(note,), help=help, frame=frame)
 
     def _call_block(self, s: n.Layer, cur, scope, frame, depth):
         block = self.blocks[s.name]
-        positional, keywords = self._args(s, frame)
+        positional, keywords = self._args(s, frame, cur)
         if positional is None:
             return None
         names = [prm.name for prm in block.params]
@@ -434,16 +506,17 @@ class Elaborator:
                 return None
             else:
                 env[prm.name] = self._eval(prm.default, env, frame, cur)
-        name = self._local_name(s, scope, block.name, frame)
+        name = self._local_name(s, scope, block.name, frame, cur)
         if name is None:
             return None
         self._check_depth(depth, s.span, frame)
-        call = self._text(s.span)  # the label, as written (displays cut it to their width)
+        call = self._text(s.span)  # as written, for notes
+        label = call_label(block.name, positional, keywords)  # with values, for displays
         # A call may carry an expression of any length: the note shows its start.
         shown = call if len(call) <= CALL_WIDTH else call[:CALL_WIDTH - 3] + "..."
         note = f"in block `{shown}`{call_values(s, block, env)}, called from {s.span}"
-        inner = Frame(env, {}, cur, (note,) + frame.chain, frame.blocks + (block.name,))
-        return self._body(block.body, cur, scope.child("block", name, call), inner, depth + 1)
+        inner = Frame(env, {}, (note,) + frame.chain, frame.blocks + (block.name,))
+        return self._body(block.body, cur, scope.child("block", name, label), inner, depth + 1)
 
     def _check_depth(self, depth, span, frame):
         if depth >= MAX_DEPTH:
@@ -489,6 +562,20 @@ class Elaborator:
             if i is not None:
                 g.add_edge(i, node_id)
         return node_id if shape is not None else None
+
+
+def _per_turn(name: str, kind: str, loop, text) -> str:
+    """The help that says what to write for ``loop`` to give a name per turn."""
+    if isinstance(loop, n.For):
+        template = name + "_".join(f"{{{t}}}" for t in loop.targets)
+    else:  # `repeat` has no loop variable: a `for` over a range has one
+        template = name + "{i}"
+    written = {"as": f'`... as "{template}"`', "stage": f'`stage "{template}" {{ ... }}`',
+               "path": f'`path "{template}" {{ ... }}`'}[kind]
+    if isinstance(loop, n.For):
+        return f"compute a name per turn: {written}"
+    return (f"loop with `for i in range({text(loop.count.span)}) {{ ... }}` and compute a name "
+            f"per turn: {written}")
 
 
 # How the user sets a network parameter, for messages: `--set name=...` on

@@ -1,4 +1,5 @@
-"""Evaluating expressions: numbers, tuples, parameters, `in`, a few builtins.
+"""Evaluating expressions: numbers, tuples, parameters, `in`, a few builtins,
+conditional expressions (only the chosen branch is evaluated).
 
 Values are Python ints, floats, bools, strings, tuples and ranges, plus
 :class:`ShapeValue` for `in`. Nothing here reaches Python attributes or
@@ -54,7 +55,7 @@ def fail(message: str, span: Span, label: str = "", help: str = "", code: str = 
 
 @dataclass(frozen=True)
 class ShapeValue:
-    """The shape flowing into a block, as `in` shows it."""
+    """The shape of the tensor flowing into a statement, as `in` shows it."""
 
     shape: tuple | None
 
@@ -88,6 +89,9 @@ def _kind(v) -> str:
     if isinstance(v, ShapeValue):
         return "a shape"
     return "a value"
+
+
+kind_of = _kind  # for the elaborator's messages
 
 
 def _number(v) -> bool:
@@ -159,6 +163,14 @@ BUILTINS = {
     "floor": _numeric(lambda x: math.floor(x), "floor"),
     "ceil": _numeric(lambda x: math.ceil(x), "ceil"),
     "round": _numeric(lambda x: round(x), "round"),
+}
+
+
+# Names every spec may use without declaring them. A network parameter,
+# block parameter or variable of the same name hides one (`same = 2` is a
+# variable like any other), so adding one here never breaks a spec.
+PREDEFINED = {
+    "same": "same",  # TensorFlow's padding: `conv(c, k=3, p=same)` is `p="same"`
 }
 
 
@@ -333,16 +345,18 @@ def evaluate(e: n.Expr, env: dict, shape_in: ShapeValue | None, meter: Meter | N
         return e.value
     if isinstance(e, n.Var):
         if e.name not in env:
+            if e.name in PREDEFINED:
+                return PREDEFINED[e.name]
             fail(f"unknown name `{e.name}`", e.span, code="E0209",
-                 help=suggest(e.name, [k for k in env if not k.startswith("_")]))
+                 help=suggest(e.name, [k for k in env if not k.startswith("_")] + [*PREDEFINED]))
         v = env[e.name]
         if v is POISON:
             raise Poisoned()
         return v
     if isinstance(e, n.InRef):
         if shape_in is None:
-            fail("`in` is the tensor flowing into a block or the network body; there is none "
-                 "here", e.span, code="E0209", help="use a network parameter instead")
+            fail("`in` is the tensor flowing into a statement; the network's parameters and "
+                 "input have none", e.span, code="E0209", help="use a network parameter instead")
         return shape_in
     if isinstance(e, n.Seq):
         return _admit(tuple(evaluate(i, env, shape_in, meter) for i in e.items), e.span, meter)
@@ -375,6 +389,13 @@ def evaluate(e: n.Expr, env: dict, shape_in: ShapeValue | None, meter: Meter | N
         return -v if e.op == "-" else v
     if isinstance(e, n.Binary):
         return _binary(e, env, shape_in, meter)
+    if isinstance(e, n.Conditional):
+        condition = evaluate(e.condition, env, shape_in, meter)
+        if not isinstance(condition, bool):  # as `if` wants it: no truthiness of numbers
+            fail("a conditional expression needs a boolean condition", e.condition.span,
+                 f"this is {_kind(condition)}", code="E0206",
+                 help=_compare_it(e.condition) if _number(condition) else "")
+        return evaluate(e.then if condition else e.orelse, env, shape_in, meter)
     if isinstance(e, n.FuncCall):
         fn = BUILTINS.get(e.name)
         if fn is None:
@@ -382,6 +403,12 @@ def evaluate(e: n.Expr, env: dict, shape_in: ShapeValue | None, meter: Meter | N
                  help=suggest(e.name, BUILTINS) or "functions: " + ", ".join(sorted(BUILTINS)))
         return fn([evaluate(a, env, shape_in, meter) for a in e.args], e.span)
     raise TypeError(f"unknown expression {e!r}")  # a bug in cnndsl, not in the spec
+
+
+def _compare_it(condition: n.Expr) -> str:
+    if isinstance(condition, n.Var):
+        return f"compare it: `{condition.name} != 0`"
+    return "compare it, as in `n != 0`"
 
 
 def _binary(e: n.Binary, env, shape_in, meter):

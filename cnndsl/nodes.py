@@ -28,7 +28,7 @@ class Var:
 
 @dataclass(frozen=True)
 class InRef:
-    """`in`: the shape flowing into the innermost block call."""
+    """`in`: the shape of the tensor flowing into the statement that reads it."""
 
     span: Span
 
@@ -77,7 +77,29 @@ class FuncCall:
     span: Span
 
 
-Expr = Union[Const, Var, InRef, Seq, Index, Attr, Unary, Binary, FuncCall]
+@dataclass(frozen=True)
+class Conditional:
+    """`then if condition else orelse`: only the chosen branch is evaluated."""
+
+    condition: "Expr"
+    then: "Expr"
+    orelse: "Expr"
+    span: Span
+
+
+Expr = Union[Const, Var, InRef, Seq, Index, Attr, Unary, Binary, FuncCall, Conditional]
+
+
+@dataclass(frozen=True)
+class Template:
+    """A computed name, `"layer{i + 1}"`: text and `{...}` expressions, in order."""
+
+    parts: tuple[Union[str, "Expr"], ...]
+    text: str  # as written, quotes included, for messages
+    span: Span
+
+
+Name = Union[str, Template]  # a stage, path or `as` name: as written, or computed
 
 # ----------------------------------------------------------------- statements
 
@@ -95,14 +117,14 @@ class Layer:
 
     name: str
     args: tuple[Arg, ...]
-    alias: str | None
+    alias: Name | None
     span: Span
     name_span: Span
 
 
 @dataclass(frozen=True)
 class Stage:
-    name: str
+    name: Name
     body: tuple["Stmt", ...]
     span: Span
 
@@ -125,7 +147,7 @@ class For:
 
 @dataclass(frozen=True)
 class Path:
-    name: str | None
+    name: Name | None
     body: tuple["Stmt", ...]
     span: Span
 

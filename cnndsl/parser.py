@@ -12,6 +12,7 @@ import contextlib
 import contextvars
 import functools
 import gc
+import re
 from pathlib import Path as FilePath
 
 import lark
@@ -20,7 +21,7 @@ from lark.lark import PostLex
 
 from . import nodes as n
 from . import parser_cache
-from .diagnostics import CnnError, Diagnostic, Sources, Span
+from .diagnostics import CnnError, Diagnostic, Sources, Span, visible
 
 # Limits that keep every later walk (elaboration, evaluation) well inside
 # Python's recursion limit, whatever the spec: statements nest through
@@ -274,17 +275,42 @@ def _present(children):
     return [c for c in children if c is not None]
 
 
+def _name(name) -> n.Name | None:
+    """A stage, path or `as` name: a NAME token's text, or what `template` made."""
+    return str(name) if isinstance(name, Token) else name
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def is_name(text: str) -> bool:
+    """Whether ``text`` could be written as a NAME: what a computed name must give."""
+    return _IDENTIFIER.fullmatch(text) is not None
+
+
+def show_text(text: str, limit: int = 60) -> str:
+    """A name's text for a message: backquoted, cut at ``limit`` characters."""
+    shown = visible(text if len(text) <= limit else text[:limit - 3] + "...")
+    return f"`{shown}`"
+
+
 @v_args(meta=True)
 class _ToAst(Transformer_NonRecursive):
     # Non-recursive: the tree's depth is checked first, but the walk should
     # not be the thing that decides how deep a spec may be.
-    def __init__(self, file: str):
+    def __init__(self, file: str, place: tuple[int, int] | None = None):
         super().__init__()
         self.file = file
+        # For the `{...}` of a computed name, parsed on its own: the line of
+        # the name and how far its columns are shifted.
+        self.place = place
         self.errors: list[Diagnostic] = []
 
     def _s(self, meta) -> Span:
-        return _span(self.file, meta)
+        if self.place is None:
+            return _span(self.file, meta)
+        line, shift = self.place
+        return Span(self.file, line, meta.column + shift, line, meta.end_column + shift)
 
     # program
     def start(self, meta, children):
@@ -317,8 +343,8 @@ class _ToAst(Transformer_NonRecursive):
     # statements
     def layer(self, meta, children):
         name, args, alias = children
-        return n.Layer(str(name), args or (), str(alias) if alias else None,
-                       self._s(meta), _tok_span(self.file, name))
+        return n.Layer(str(name), args or (), _name(alias), self._s(meta),
+                       _tok_span(self.file, name))
 
     def call_args(self, meta, children):
         return tuple(c if isinstance(c, n.Arg) else n.Arg(None, c, c.span) for c in _present(children))
@@ -329,7 +355,7 @@ class _ToAst(Transformer_NonRecursive):
 
     def stage(self, meta, children):
         name, body = children
-        return n.Stage(str(name), body, self._s(meta))
+        return n.Stage(_name(name), body, self._s(meta))
 
     def repeat(self, meta, children):
         count, body = children
@@ -351,7 +377,68 @@ class _ToAst(Transformer_NonRecursive):
 
     def path(self, meta, children):
         name, body = children
-        return n.Path(str(name) if name else None, body, self._s(meta))
+        return n.Path(_name(name), body, self._s(meta))
+
+    def template(self, meta, children):
+        """`"layer{i + 1}"`: the text between braces is parsed as an expression."""
+        tok = children[0]
+        text = str(tok)
+        parts: list = []
+        start = 1  # after the opening quote
+        while True:
+            opening, closing = text.find("{", start, -1), text.find("}", start, -1)
+            if opening < 0 or closing < opening:
+                if closing >= 0:
+                    return self._bad_template(tok, closing, closing + 1, "this `}` closes nothing")
+                if opening >= 0:
+                    return self._bad_template(tok, opening, opening + 1, "this `{` is not closed")
+                parts.append(text[start:-1])
+                break
+            parts.append(text[start:opening])
+            source = text[opening + 1:closing]
+            if not source.strip():
+                return self._bad_template(tok, opening, closing + 1, "empty `{}`")
+            value = self._segment(source, tok.line, tok.column + opening + 1)
+            if value is None:
+                return n.Template((), text, self._s(meta))
+            parts.append(value)
+            start = closing + 1
+        parts = [p for p in parts if p != ""]
+        if all(isinstance(p, str) for p in parts):  # no braces: a name written as a string
+            name = "".join(parts)
+            if not is_name(name):
+                self.errors.append(Diagnostic(
+                    "E0206", f"{show_text(text)} is not a name", self._s(meta),
+                    help="a name is letters, digits and `_`, not starting with a digit"))
+            return name
+        return n.Template(tuple(parts), text, self._s(meta))
+
+    def _bad_template(self, tok: Token, start: int, end: int, label: str):
+        span = Span(self.file, tok.line, tok.column + start, tok.line, tok.column + end)
+        self.errors.append(Diagnostic("E0101", "a computed name holds expressions in `{...}`",
+                                      span, label, help='write it like "layer{i + 1}"'))
+        return n.Template((), str(tok), _tok_span(self.file, tok))
+
+    def _segment(self, source: str, line: int, column: int) -> n.Expr | None:
+        """The expression ``source`` found at ``line``:``column``, or None (an error)."""
+        prefix = "input ["  # parsed as the input shape of a spec of its own
+        inner = _ToAst(self.file, (line, column - len(prefix) - 1))
+        try:
+            tree = _lark().parse(f"network _\n{prefix}{source}]")
+            problem = "nested too deep" if _nesting_diagnostic(tree, self.file) else ""
+            program = None if problem else inner.transform(tree)
+        except (lark.exceptions.UnexpectedInput, _Refused):
+            problem, program = "not an expression", None
+        # One expression and nothing else: `{1] relu [2}` is no way out of the braces.
+        if program is not None and (len(program.input) != 1 or program.body or program.blocks):
+            problem = "not one expression"
+        if problem:
+            span = Span(self.file, line, column, line, column + len(source))
+            self.errors.append(Diagnostic("E0101", "a computed name holds expressions in "
+                                          "`{...}`", span, problem))
+            return None
+        self.errors += inner.errors
+        return program.input[0]
 
     def if_stmt(self, meta, children):
         cond, then, orelse = children
@@ -439,6 +526,10 @@ class _ToAst(Transformer_NonRecursive):
     def compare(self, meta, children):
         left, op, right = children
         return n.Binary(str(op), left, right, self._s(meta))
+
+    def conditional(self, meta, children):
+        then, condition, orelse = children
+        return n.Conditional(condition, then, orelse, self._s(meta))
 
     def not_(self, meta, children):
         return n.Unary("not", children[0], self._s(meta))

@@ -9,7 +9,7 @@ expected ("expected a layer or `}`"), never lark's token names.
 from __future__ import annotations
 
 import lark
-from lark import Token
+from lark import Token, Tree
 
 from .diagnostics import Diagnostic, Span, split_lines
 from .parser import MAX_SYNTAX_ERRORS, _lark, _tok_span, merge_kinds
@@ -36,6 +36,17 @@ def _terminal_text(name: str) -> str | None:
 def _describe_expected(expected: set[str]) -> str:
     expected = set(expected)
     words: list[str] = []
+    if "OR" in expected:
+        # A complete expression could go on with `or` or `if ... else ...`:
+        # true, but not what anyone missed. Operators are listed in full only
+        # where the parser stands inside a term (it then expects `and` too).
+        expected.discard("IF")
+        if "AND" not in expected:
+            expected.discard("OR")
+    if {"NAME", "STRING"} <= expected and "INT" not in expected:
+        # after `stage`, `path` or `as`: a name, or a computed one ("layer{i}")
+        words.append("a name")
+        expected -= {"NAME", "STRING"}
     if expected & _STATEMENT_STARTERS and "NAME" in expected:
         words.append("a layer")
         # LBRACE: after a name, `{` fits only a merge (`concat {`), not worth a word
@@ -96,6 +107,9 @@ def syntax_diagnostic(err: lark.exceptions.UnexpectedInput, text: str, file: str
                  if unclosed is not None else ())
         return Diagnostic("E0101", f"expected {expected}, found the end of the file", span,
                           "the file ends here", notes)
+    assign = _assigned_conditional(err.interactive_parser, tok)
+    if assign is not None:
+        return _conditional_diagnostic(assign, tok, text, file)
     message = f"expected {expected}, found {_describe_token(tok)}"
     hint = _hint(tok, set(accepts or err.expected), previous)
     if previous is not None and tok.line > previous.end_line and tok.type in _LINE_STARTERS:
@@ -120,6 +134,49 @@ def _hint(tok: Token, accepted: set, previous: Token | None) -> str:
             and previous.type == "NAME":
         return f"a block declares its parameters, even none: `block {previous}() {{ ... }}`"
     return ""
+
+
+def _assigned_conditional(parser, tok: Token) -> Tree | None:
+    """The assignment before an `if` that this unexpected `else` shows was meant as a
+    conditional expression: `s = 2 if first else 1`, read as `s = 2` and an `if`."""
+    if tok.type != "ELSE" or parser is None:
+        return None
+    stack = parser.parser_state.value_stack  # ..., statements, `if`, its condition
+    if len(stack) < 3 or not isinstance(stack[-2], Token) or stack[-2].type != "IF":
+        return None
+    last = stack[-3]
+    while isinstance(last, Tree) and last.data.startswith("__") and last.children:
+        last = last.children[-1]  # lark's list of statements: the last one
+    return last if isinstance(last, Tree) and last.data == "assign" else None
+
+
+def _conditional_diagnostic(assign: Tree, tok: Token, text: str, file: str) -> Diagnostic:
+    name, value = assign.children
+    written = " ".join(text[value.meta.start_pos:tok.start_pos].split())
+    after = _code(text[tok.end_pos:].split("\n", 1)[0])
+    fix = f"{name} = ({written} else {after or '...'})"
+    if len(fix) > 100:  # a help line, not a copy of a long line
+        fix = f"{name} = (... if ... else ...)"
+    same_line = value.meta.line == tok.line
+    span = Span(file, value.meta.line, value.meta.column if same_line else tok.column,
+                tok.end_line, tok.end_column)
+    return Diagnostic("E0101", f"a conditional expression as the value of `{name} = ...` "
+                      "needs parentheses", span, "this conditional",
+                      notes=(f"without them, `{name} = ...` ends before `if`, which starts an "
+                             "`if` statement",),
+                      help=f"write `{fix}`")
+
+
+def _code(line: str) -> str:
+    """``line`` without its comment, its spaces collapsed."""
+    quoted = False
+    for i, ch in enumerate(line):
+        if ch == '"':
+            quoted = not quoted
+        elif ch == "#" and not quoted:
+            line = line[:i]
+            break
+    return " ".join(line.split())
 
 
 # ---------------------------------------------------------- error recovery

@@ -123,7 +123,7 @@ def test_cli_stdout_carries_no_terminal_or_bidi_control(tmp_path, capsys):
 
 def test_an_overlong_string_is_cut_in_the_label():
     source = gv.to_dot(cnndsl.loads(spec("x" * 100_000), "t.cnn").graph)
-    assert len(source) < 5_000 and "x…" in source
+    assert len(source) < 5_000 and "x" * 41 not in source  # cut in the label
 
 
 def _html_text(text):

@@ -120,7 +120,7 @@ def test_api_values_are_measured_not_walked(value):
     (a deep one made a RecursionError, a shared one never ended)."""
     err = _errors("network t(p = 1)\ninput [3, 8, 8]\nrelu\n", p=value)
     d = err.diagnostics[0]
-    assert d.code == "E0206" and d.message.startswith("`--set p`: value")
+    assert d.code == "E0206" and d.message.startswith("`p=`: value")  # the API speaks of keyword arguments
 
 
 @pytest.mark.parametrize("value", [_shared(60), _nested(100_000), "x" * 10**6,
