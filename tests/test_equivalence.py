@@ -119,7 +119,10 @@ def test_transfer_names_the_first_mismatch_and_copies_nothing():
     assert message.startswith("entry 8: source parameter '11.weight' is 10x84 but destination "
                               "parameter 'classifier.linear_3.weight'")
     assert "(declared at " in message and "lenet.cnn:15:5)" in message
-    assert message.endswith("is 5x84")
+    assert "is 5x84; by structure, 2 source entries pair with nothing: '11.weight' 10x84, " \
+           "'11.bias' 10; 2 destination entries pair with nothing: " \
+           "'classifier.linear_3.weight' 5x84 (declared at " in message
+    assert message.endswith("lenet.cnn:15:5), 'classifier.linear_3.bias' 5")
     assert all(torch.equal(before[k], v) for k, v in compiled.state_dict().items())
 
 

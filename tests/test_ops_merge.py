@@ -129,6 +129,10 @@ def test_the_gate_does_depend_on_every_pixel():
     # pixel changes every output unit. tests/test_receptive_field.py checks the
     # field itself, with the gate detached.
     model = cnndsl.loads(SE).to_module().double()
-    x = torch.randn(1, 16, 9, 7, dtype=torch.float64, requires_grad=True)
+    with torch.no_grad():  # positive weights and inputs: no relu or hardsigmoid cuts the gradient
+        for param in model.parameters():
+            param.fill_(0.05)
+    x = (torch.rand(1, 16, 9, 7, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+         + 0.1).requires_grad_()
     model(x)[0, :, 4, 3].sum().backward()
     assert (x.grad[0].abs().sum(0) > 0).all()

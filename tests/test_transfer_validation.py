@@ -127,3 +127,15 @@ def test_a_module_source_with_a_bad_entry_is_checked_too():
     with torch.no_grad():
         src.conv_1.weight.fill_(float("nan"))
     _refused(src, dst, "^entry 0: source parameter 'conv_1.weight' holds NaN")
+
+
+def test_not_strict_still_copies_nothing_when_a_value_is_refused():
+    """strict=False forgives entries that pair with nothing, never a value the copy would change."""
+    src, dst = _pair()
+    src[NAMES[8]] = torch.empty(2, device="meta")  # last, after every good entry
+    src["extra.weight"] = torch.ones(3)  # pairs with nothing: fine without strict
+    _refused(src, dst, "^entry 8: source entry 'linear_1.bias' is on the meta device", strict=False)
+    src[NAMES[8]] = torch.zeros(2)
+    report = cnndsl.transfer_weights(src, dst, strict=False)
+    assert report.unpaired_source == ("extra.weight",) and not report.unpaired_destination
+    assert all(torch.equal(dst.state_dict()[k], src[k]) for k in NAMES)
