@@ -354,6 +354,9 @@ def _run(parser, args) -> int:
     except CnnError as err:
         print(err.render(), file=sys.stderr)
         errors = sum(d.severity == "error" for d in err.diagnostics)
+        if args.command == "check" and args.json:  # editors and CI read them from stdout
+            print(json.dumps({"errors": errors, "diagnostics": [d.to_json() for d in
+                                                                err.diagnostics]}, indent=1))
         where = "standard input" if args.spec == "-" else visible(args.spec)
         print(f"\n{errors} error{'s' if errors != 1 else ''} in {where}", file=sys.stderr)
         return 1

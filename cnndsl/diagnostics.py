@@ -92,7 +92,8 @@ class Diagnostic:
     def to_json(self) -> dict:
         out = {"severity": self.severity, "code": self.code, "message": self.message}
         if self.span is not None:
-            out.update(file=self.span.file, line=self.span.line, column=self.span.column)
+            out.update(file=self.span.file, line=self.span.line, column=self.span.column,
+                       end_line=self.span.end_line, end_column=self.span.end_column)
         if self.label:
             out["label"] = self.label
         if self.notes:

@@ -99,3 +99,16 @@ def test_version_is_the_package_version(capsys):
         main(["--version"])
     assert exit_.value.code == 0
     assert capsys.readouterr().out.strip() == f"cnndsl {cnndsl.__version__}"
+
+
+def test_check_json_prints_the_diagnostics_of_a_broken_spec(tmp_path, capsys):
+    spec = tmp_path / "bad.cnn"
+    spec.write_text("network t\ninput [4, 8, 8]\nconv(4, k=3, s=0)\nrelu(1)\n")
+    assert main(["check", str(spec), "--json"]) == 1
+    out, err = capsys.readouterr()
+    doc = json.loads(out)
+    assert doc["errors"] == 2 and "error[E0206]" in err  # the text stays on stderr
+    first = doc["diagnostics"][0]
+    assert (first["code"], first["line"], first["column"], first["end_line"],
+            first["end_column"]) == ("E0206", 3, 14, 3, 17)
+    assert doc["diagnostics"][1]["help"] == "write `relu` alone"
