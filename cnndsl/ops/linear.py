@@ -46,10 +46,10 @@ class Linear(Op):
         return ins[0][0] * a["features"] + (a["features"] if a["bias"] else 0), 0
 
     def macs(self, a, ins, out):
-        return ins[0][0] * a["features"]
+        return ins[0][0] * numel(out)  # fvcore's aten::linear: in_features per output element
 
     def flops(self, a, ins, out):
-        return a["features"] if a["bias"] else 0
+        return numel(out) if a["bias"] else 0  # the bias adds
 
     def window(self, a):
         return GLOBAL
@@ -62,10 +62,9 @@ class Linear(Op):
 
 
 @register
-class ChannelLinear(Op):
+class ChannelLinear(Linear):  # params, MACs and FLOPs as nn.Linear's
     name = "channel_linear"
-    family = "linear"
-    saved = ("input",)
+    aliases = ()
     doc = ("Fully connected layer over the channels at each position of a CxHxW tensor "
            "(nn.Linear on the channels-last view, as torchvision's ConvNeXt applies it). "
            "It computes what `conv(features, k=1)` computes, but its weight is nn.Linear's "
@@ -73,23 +72,10 @@ class ChannelLinear(Op):
     example = ('input [96, 56, 56]\n'
                'layer_norm2d channel_linear(384) gelu channel_linear(96)  # ConvNeXt')
     shape_doc = "CxHxW -> features x H x W"
-    args = (
-        Arg("features", Int(min=1), aliases=("out", "out_features")),
-        Arg("bias", Bool(), True),
-    )
 
     def shape(self, a, ins):
         _, h, w = spatial(ins[0], self.name)
         return (a["features"], h, w)
-
-    def params(self, a, ins, out):
-        return ins[0][0] * a["features"] + (a["features"] if a["bias"] else 0), 0
-
-    def macs(self, a, ins, out):
-        return ins[0][0] * numel(out)  # fvcore's aten::linear: in_features per output element
-
-    def flops(self, a, ins, out):
-        return numel(out) if a["bias"] else 0
 
     def window(self, a):
         return POINTWISE
