@@ -89,23 +89,35 @@ def _parser() -> argparse.ArgumentParser:
     top.add_argument("--version", action="version", version=f"cnndsl {__version__}")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def common(p):
-        # Optional here so that `--set a=1 b=2 SPEC` works too: the spec is then
-        # the one value of --set without `=` (see _spec_after_set).
-        p.add_argument("spec", nargs="?", help="the .cnn file (a regular file), zoo:NAME, "
-                       "or - for standard input")
-        p.add_argument("--set", nargs="+", action="extend", default=[], metavar="NAME=VALUE",
-                       help="override network parameters, e.g. --set classes=10 in_channels=1")
-        p.add_argument("--input", metavar="CxHxW",
-                       help="override the input shape, e.g. 1x96x96; H and/or W in place "
-                            "of a size (3xHxW) print each layer's size as a formula")
-        p.add_argument("--max-nodes", type=int, default=DEFAULT_MAX_NODES, metavar="N",
-                       help=f"refuse specs with more layers (default {DEFAULT_MAX_NODES:,})")
-        p.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, metavar="N",
-                       help=f"refuse specs of more bytes (default {DEFAULT_MAX_BYTES:,}) or "
-                            f"more than max(N/16, 1,000,000) tokens")
-        p.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    _builtin_commands(sub, spec_arguments)
+    from . import commands  # noqa: PLC0415
+    for name, module in commands.modules().items():
+        cmd = sub.add_parser(name, help=module.HELP)
+        module.add_arguments(cmd)
+        COMMANDS[name] = module.run
+    return top
 
+
+def spec_arguments(p) -> None:
+    """The spec and the options every command that loads one takes (see load_spec)."""
+    # Optional here so that `--set a=1 b=2 SPEC` works too: the spec is then
+    # the one value of --set without `=` (see _spec_after_set).
+    p.add_argument("spec", nargs="?", help="the .cnn file (a regular file), zoo:NAME, "
+                   "or - for standard input")
+    p.add_argument("--set", nargs="+", action="extend", default=[], metavar="NAME=VALUE",
+                   help="override network parameters, e.g. --set classes=10 in_channels=1")
+    p.add_argument("--input", metavar="CxHxW",
+                   help="override the input shape, e.g. 1x96x96; H and/or W in place "
+                        "of a size (3xHxW) print each layer's size as a formula")
+    p.add_argument("--max-nodes", type=int, default=DEFAULT_MAX_NODES, metavar="N",
+                   help=f"refuse specs with more layers (default {DEFAULT_MAX_NODES:,})")
+    p.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, metavar="N",
+                   help=f"refuse specs of more bytes (default {DEFAULT_MAX_BYTES:,}) or "
+                        f"more than max(N/16, 1,000,000) tokens")
+    p.add_argument("--strict", action="store_true", help="treat warnings as errors")
+
+
+def _builtin_commands(sub, common) -> None:
     check = sub.add_parser("check", help="check a spec and print its layers, shapes and costs")
     common(check)
     check.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -141,7 +153,11 @@ def _parser() -> argparse.ArgumentParser:
     comp.add_argument("--torchscript", metavar="MODEL.pt", help="export with torch.jit.script")
     comp.add_argument("--optimize", choices=["inference"],
                       help="fold batch norm into convolutions (for inference only)")
-    return top
+
+
+def load_spec(args):
+    """The Network that the options of :func:`spec_arguments` name, or CnnError/UsageError."""
+    return _load(args)
 
 
 def _load(args):

@@ -63,6 +63,13 @@ class ReceptiveField:
             tuple(s * ws for s, ws in zip(self.stride, window.s)),
             tuple(p + wp * s for p, wp, s in zip(self.padding, window.p, self.stride)))
 
+    def span(self, unit: tuple[int, int]) -> tuple[tuple[int, int], tuple[int, int]]:
+        """The input pixels output unit ``(i, j)`` sees, per axis: ((top, bottom),
+        (left, right)), inclusive, in input pixel coordinates. They may reach
+        outside the image (``< 0`` or ``>= size``): that part falls in padding."""
+        return tuple((u * s - p, u * s - p + r - 1)
+                     for u, s, p, r in zip(unit, self.stride, self.padding, self.size))
+
     def centre2(self) -> tuple[int, int]:
         """Twice the centre of unit 0 (an integer even for even fields)."""
         return tuple(r - 1 - 2 * p for r, p in zip(self.size, self.padding))
