@@ -27,7 +27,7 @@ from .blocks import call_label, call_values, collect_blocks, recursion_errors, s
 from .expressions import (POISON, EvalError, Meter, Poisoned, ShapeValue, evaluate, kind_of,
                           length, plain_value, show_value)
 from .ops import INPUT, NAMES, ArgError, Op, ShapeError
-from .ops.base import fmt_shape
+from .ops.base import TensorName, fmt_shape
 from .parser import is_name, show_text
 
 DEFAULT_MAX_NODES = 1_000_000
@@ -366,13 +366,20 @@ class Elaborator:
         name = self._local_name(s, scope, op.name, frame, cur)
         if name is None:
             return None
-        return self._add_node(op, args, [cur], s.span, scope, frame, name)
+        inputs = [cur]
+        for key, value in args.items():  # tensor arguments: extra inputs, bound to their index
+            if isinstance(value, TensorName):
+                args[key] = len(inputs)
+                inputs.append(value.node)
+        return self._add_node(op, args, inputs, s.span, scope, frame, name)
 
     def _args(self, s: n.Layer, frame, cur):
         """Evaluate call arguments; (None, None) if any failed or repeats."""
         positional, keywords, ok = [], {}, True
         for a in s.args:
-            v = self._eval(a.value, frame.env, frame, cur)
+            v = self._tensor_name(a.value, frame)
+            if v is None:
+                v = self._eval(a.value, frame.env, frame, cur)
             ok &= v is not POISON
             if a.name is None:
                 if keywords:
@@ -387,6 +394,18 @@ class Elaborator:
             else:
                 keywords[a.name] = v
         return (positional, keywords) if ok else (None, None)
+
+    def _tensor_name(self, e, frame) -> TensorName | None:
+        """A bare name that is a named tensor (`-> x`) or the network's `input`,
+        not a variable: the value of a tensor argument (`upsample(to=x)`)."""
+        if not isinstance(e, n.Var) or e.name in frame.env:
+            return None
+        if e.name in frame.tensors:
+            node = frame.tensors[e.name]
+            return POISON if node is None else TensorName(node, e.name)
+        if e.name == "input":
+            return TensorName("input", "input")
+        return None
 
     @staticmethod
     def _arg_span(s: n.Layer, which) -> Span:

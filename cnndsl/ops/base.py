@@ -53,6 +53,8 @@ def _type_name(value) -> str:
         return "a tuple"
     if isinstance(value, range):
         return "a range"
+    if isinstance(value, TensorName):
+        return f"the tensor `{value.name}`"
     # `in` passed along as a value (ops cannot import cnndsl.expressions)
     return "a shape (`in`)" if type(value).__name__ == "ShapeValue" else type(value).__name__
 
@@ -188,6 +190,35 @@ class Padding:
 def sides(padding) -> tuple[tuple[int, int], tuple[int, int]]:
     """A normalised explicit padding as ((top, bottom), (left, right))."""
     return tuple(x if isinstance(x, tuple) else (x, x) for x in padding)
+
+
+@dataclass(frozen=True)
+class TensorName:
+    """A named tensor written as an argument value (``to=skip``): the graph node."""
+
+    node: str
+    name: str  # as written
+
+
+@dataclass(frozen=True)
+class TensorRef:
+    """An argument naming another tensor: ``upsample(to=skip)``, ``crop(to=x)``.
+
+    The value is a name given with ``-> name``, ``in``, or ``input`` (the
+    network's input). The elaborator passes that tensor to the op as an
+    extra input after the one flowing in, and binds the argument to its
+    index in ``ins`` (1 for the first such argument). The op reads only the
+    tensor's shape unless it says otherwise (``field_inputs``).
+    """
+
+    def __call__(self, v):
+        if not isinstance(v, TensorName):
+            raise ValueError(f"expected a named tensor (`-> name`), `in` or `input`, "
+                             f"got {_type_name(v)}")
+        return v
+
+    def describe(self) -> str:
+        return "a named tensor"
 
 
 REQUIRED = object()
