@@ -40,6 +40,7 @@ CODES: dict[str, str] = {
     "E0212": "unknown network parameter in --set",
     "E0213": "network parameter without a value",
     "E0214": "bad input shape",
+    "E0215": "no output in eval mode",
     "E0301": "concat of mismatched shapes",
     "E0302": "add of mismatched shapes",
     "E0303": "linear layer on a CxHxW tensor",

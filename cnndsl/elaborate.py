@@ -15,6 +15,7 @@ reported in one run.
 from __future__ import annotations
 
 import contextvars
+import keyword
 
 from collections import Counter
 from dataclasses import dataclass, field
@@ -94,6 +95,10 @@ class Elaborator:
         self.meter = Meter()
         # The loops being expanded, outermost first: [statement, turn] each.
         self.turns: list[list] = []
+        # `output` statements: (name, node, training, span) in the order they ran,
+        # their names unique in the whole network.
+        self.outputs: list[tuple] = []
+        self.output_names = Scope((), ())
 
     # --------------------------------------------------------------- driver
     def run(self) -> nx.DiGraph:
@@ -116,10 +121,34 @@ class Elaborator:
             out = self._body(p.body, "input", Scope((), (), used={"input"}), frame, 0)
         except _Fatal:
             out = None
-        g.graph["output"] = out
+        g.graph["output"], g.graph["outputs"] = self._outputs(out)
         if any(d.severity == "error" for d in self.diagnostics):
             raise self._failure()
         return g
+
+    def _outputs(self, last):
+        """The main output node and the declared outputs, (name, node, training) each.
+
+        Without `output` statements the network has one output, its last tensor.
+        Otherwise the main one is the first output of both modes; outputs of
+        training mode alone (aux classifiers) need one such.
+        """
+        declared = [(name, node, training) for name, node, training, _ in self.outputs]
+        if not self.outputs:
+            return last, []
+        main = next((node for _, node, training in declared if not training), None)
+        if main is None:
+            self._error("E0215", "every output is `(training)`: the network has no output in "
+                        "eval mode", self.outputs[0][3],
+                        help="declare the main output with `output NAME` (without `(training)`)")
+            return last, declared
+        if any(training for _, _, training in declared):
+            for name, _, _, span in self.outputs:
+                if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_"):
+                    self._error("E0206", f"output `{name}` cannot be a field of the training-mode "
+                                "namedtuple", span, help="with `(training)` outputs, name every "
+                                "output with a Python identifier not starting with `_`")
+        return main, declared
 
     def _failure(self) -> CnnError:
         """The error to raise; it carries the graph built so far (for `draw --partial`)."""
@@ -224,6 +253,12 @@ class Elaborator:
 
     def _bind(self, s: n.Bind, cur, scope, frame, depth):
         frame.tensors[s.name] = cur
+        return cur
+
+    def _output(self, s: n.Output, cur, scope, frame, depth):
+        name = self._declare(s.name, "output", s.span, self.output_names, frame, cur)
+        if name is not None and cur is not None:
+            self.outputs.append((name, cur, s.training, s.span))
         return cur
 
     def _from(self, s: n.From, cur, scope, frame, depth):
@@ -455,6 +490,12 @@ class Elaborator:
         if not template.parts:
             return None  # its syntax error is reported
         name = "".join(pieces)
+        if not template.names_only:
+            if not name:
+                self._error("E0206", f"`{template.text}` gives an empty name", template.span,
+                            frame=frame)
+                return None
+            return name
         if not is_name(name):
             self._error("E0206", f"`{template.text}` gives {show_text(name)}, which is not a name",
                         template.span, help="a name is letters, digits and `_`, not starting "
@@ -590,7 +631,7 @@ def _per_turn(name: str, kind: str, loop, text) -> str:
     else:  # `repeat` has no loop variable: a `for` over a range has one
         template = name + "{i}"
     written = {"as": f'`... as "{template}"`', "stage": f'`stage "{template}" {{ ... }}`',
-               "path": f'`path "{template}" {{ ... }}`'}[kind]
+               "path": f'`path "{template}" {{ ... }}`', "output": f'`output "{template}"`'}[kind]
     if isinstance(loop, n.For):
         return f"compute a name per turn: {written}"
     return (f"loop with `for i in range({text(loop.count.span)}) {{ ... }}` and compute a name "

@@ -39,7 +39,16 @@ class Network:
 
     @property
     def output_shape(self) -> tuple:
+        """The shape of the main output (the first one an `output` statement names, else
+        the last tensor)."""
         return self.graph.nodes[self.graph.graph["output"]]["shape"]
+
+    @property
+    def outputs(self) -> dict:
+        """Name -> shape of every output the spec declares with `output` (``(training)``
+        ones too), in order; ``{}`` for a spec with one unnamed output."""
+        return {name: self.graph.nodes[node]["shape"]
+                for name, node, _ in self.graph.graph["outputs"]}
 
     @property
     def params(self) -> int:

@@ -97,6 +97,7 @@ class Template:
     parts: tuple[Union[str, "Expr"], ...]
     text: str  # as written, quotes included, for messages
     span: Span
+    names_only: bool = True  # an output's name may be any text ("0"), a dict key
 
 
 Name = Union[str, Template]  # a stage, path or `as` name: as written, or computed
@@ -190,7 +191,16 @@ class From:
     span: Span
 
 
-Stmt = Union[Layer, Stage, Repeat, For, Merge, If, Assign, Bind, From]
+@dataclass(frozen=True)
+class Output:
+    """`output name` / `output name (training)`: the current tensor is an output."""
+
+    name: Name
+    training: bool
+    span: Span
+
+
+Stmt = Union[Layer, Stage, Repeat, For, Merge, If, Assign, Bind, From, Output]
 
 # -------------------------------------------------------------------- program
 

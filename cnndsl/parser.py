@@ -226,7 +226,7 @@ def _too_deep(span: Span, level: int) -> Diagnostic:
 _BODY_RULES = {"body"}
 _STATEMENT_RULES = {"start", "block_def", "body", "layer", "call_args", "kwarg", "stage", "repeat",
                     "for_loop", "one_target", "tuple_target", "merge", "merge_kind", "path",
-                    "if_stmt", "assign", "bind", "from_stmt", "header", "params", "param",
+                    "if_stmt", "assign", "bind", "from_stmt", "output", "header", "params", "param",
                     "input_decl"}
 
 
@@ -379,7 +379,11 @@ class _ToAst(Transformer_NonRecursive):
         name, body = children
         return n.Path(_name(name), body, self._s(meta))
 
-    def template(self, meta, children):
+    def out_template(self, meta, children):
+        """An output's name: a template whose text need not be a Python name ("0")."""
+        return self.template(meta, children, names_only=False)
+
+    def template(self, meta, children, names_only: bool = True):
         """`"layer{i + 1}"`: the text between braces is parsed as an expression."""
         tok = children[0]
         text = str(tok)
@@ -406,12 +410,15 @@ class _ToAst(Transformer_NonRecursive):
         parts = [p for p in parts if p != ""]
         if all(isinstance(p, str) for p in parts):  # no braces: a name written as a string
             name = "".join(parts)
-            if not is_name(name):
+            if not names_only and not name:
+                self.errors.append(Diagnostic("E0206", "an output's name is empty",
+                                              self._s(meta), help='write a name: `output "0"`'))
+            if names_only and not is_name(name):
                 self.errors.append(Diagnostic(
                     "E0206", f"{show_text(text)} is not a name", self._s(meta),
                     help="a name is letters, digits and `_`, not starting with a digit"))
             return name
-        return n.Template(tuple(parts), text, self._s(meta))
+        return n.Template(tuple(parts), text, self._s(meta), names_only)
 
     def _bad_template(self, tok: Token, start: int, end: int, label: str):
         span = Span(self.file, tok.line, tok.column + start, tok.line, tok.column + end)
@@ -455,6 +462,16 @@ class _ToAst(Transformer_NonRecursive):
 
     def from_stmt(self, meta, children):
         return n.From(str(children[0]), self._s(meta))
+
+    def output(self, meta, children):
+        name, flag = children
+        if flag is not None and str(flag) != "training":
+            self.errors.append(Diagnostic(
+                "E0101", f"unknown output flag `{flag}`", _tok_span(self.file, flag),
+                help="write `output NAME (training)` for an output of training mode only, "
+                     "or `output NAME`"))
+        return n.Output(str(name) if isinstance(name, str) else name, flag is not None,
+                        self._s(meta))
 
     # expressions
     def int(self, meta, children):

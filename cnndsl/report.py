@@ -5,6 +5,7 @@ from __future__ import annotations
 from .diagnostics import visible
 from .expressions import json_value
 from .ops.base import fmt_shape
+from .outputs import declared
 from .units import si as _si
 
 WIDTH = 100
@@ -76,7 +77,11 @@ def table(net) -> str:
     name_w = NAME_WIDTH
     op_w = WIDTH - fixed - name_w - 1
     out = [f"network {net.name}   input {fmt_shape(net.input_shape)}   "
-           f"output {fmt_shape(net.output_shape)}", ""]
+           + ("outputs " + ", ".join(_output_text(net, o) for o in g.graph["outputs"])
+              if g.graph["outputs"] else f"output {fmt_shape(net.output_shape)}"), ""]
+    if len(out[0]) > WIDTH:  # many outputs (a feature pyramid): one line each
+        out[:1] = [f"network {net.name}   input {fmt_shape(net.input_shape)}   outputs"] + [
+            "  " + _output_text(net, o) for o in g.graph["outputs"]]
     out.append(_row("layer", "op", [c[0] for c in COLUMNS], name_w, op_w))
     out.append("-" * WIDTH)
     scopes = _scopes(net)
@@ -107,6 +112,12 @@ def table(net) -> str:
                f"kept for backward {_si(mem['training_saved'], 'B')}")
     out.append("rf = receptive field size/stride in input pixels; memory = output bytes")
     return "\n".join(out)
+
+
+def _output_text(net, output) -> str:
+    name, node, training = output
+    shape = fmt_shape(net.graph.nodes[node]["shape"])
+    return f"{visible(name)} {shape}" + (" (training)" if training else "")
 
 
 def _jsonable(v):
@@ -145,6 +156,9 @@ def to_json(net) -> dict:
         "settings": {k: _jsonable(v) for k, v in g.graph["settings"].items()},
         "input": list(net.input_shape),
         "output": list(net.output_shape),
+        "outputs": [{"name": name, "layer": node, "shape": list(g.nodes[node]["shape"]),
+                     "rf": _rf_json(g.nodes[node]["rf"]), "training": training}
+                    for name, node, training in declared(g)],
         "params": g.graph["params"],
         "buffers": g.graph["buffers"],
         "macs": g.graph["macs"],

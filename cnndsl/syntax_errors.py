@@ -14,7 +14,7 @@ from lark import Token, Tree
 from .diagnostics import Diagnostic, Span, split_lines
 from .parser import MAX_SYNTAX_ERRORS, _lark, _tok_span, merge_kinds
 
-_STATEMENT_STARTERS = {"STAGE", "REPEAT", "FOR", "IF", "FROM"}
+_STATEMENT_STARTERS = {"STAGE", "REPEAT", "FOR", "IF", "FROM", "OUTPUT"}
 _EXPRESSION_STARTERS = {"INT", "FLOAT", "STRING", "TRUE", "FALSE", "IN", "LSQB", "MINUS", "PLUS", "NOT"}
 # Tokens that begin a line in a well-formed spec: one of them found on a
 # new line means something is missing at the end of the line before.

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ..outputs import declared
 from .torch_codegen import generate
 from .torch_module import load_class
 
@@ -33,12 +34,13 @@ def _rewrites(graph, module) -> tuple[dict, dict]:
                         f"got {type(module).__name__}")
     layer = {v: module.get_submodule(p) for v, p in paths.items()}
     overrides, folds = {}, {}
+    results = {node for _, node, _ in declared(graph)}  # returned: not to be folded away
     for v in graph.nodes:
         ins = graph.nodes[v]["inputs"] if v != "input" else []
         if len(ins) != 1 or v not in layer:
             continue
         prev = ins[0]
-        only_reader = graph.out_degree(prev) == 1 and graph.graph["output"] != prev
+        only_reader = graph.out_degree(prev) == 1 and prev not in results
         # Match torch types, as torch.fx's fuser does: the rewrite is about
         # nn.Conv2d and nn.BatchNorm2d, whatever op produced them.
         if (only_reader and isinstance(layer[v], nn.BatchNorm2d) and layer[v].track_running_stats

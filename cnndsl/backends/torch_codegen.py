@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from ..diagnostics import visible
 from ..expressions import show_value
 from ..ops.base import Ctor, Param, fmt_shape
+from ..outputs import DICT, TENSOR, TRAINING_TUPLE, declared, eval_outputs, returns, training_only
 from .verify import GeneratedSourceError, verify_source
 
 # The containers every generated file defines. Their names appear in
@@ -255,10 +256,13 @@ def generate(graph, *, overrides: dict | None = None, probe: bool = False,
     """
     overrides = overrides or {}
     g = graph.graph
-    layers = [v for v in graph.nodes if v != "input"]
+    # Layers only training outputs need (aux classifiers) run last, under `if self.training:`.
+    deferred = training_only(graph)
+    layers = [v for v in graph.nodes if v != "input" and v not in deferred]
+    layers += [v for v in graph.nodes if v in deferred]
     namer = _Namer()
 
-    init: list[tuple[str, str | None]] = []  # (line, node id)
+    init: list[tuple[str, str | None, str]] = []  # (line, node id, the node it is for)
     forward: list[tuple[str, str | None]] = []
     module_paths: dict[str, str] = {}
     param_paths: dict[str, str] = {}
@@ -275,7 +279,8 @@ def generate(graph, *, overrides: dict | None = None, probe: bool = False,
         last_use.setdefault(v, -1)
         for u in graph.nodes[v]["inputs"]:
             last_use[u] = max(last_use[u], position[v])
-    last_use[g["output"]] = len(layers)
+    for _, node, _ in declared(graph):
+        last_use[node] = len(layers)
     holder: dict[str, str] = {"x": "input"}  # variable -> node whose value it holds
     var: dict[str, str] = {"input": "x"}
 
@@ -283,6 +288,9 @@ def generate(graph, *, overrides: dict | None = None, probe: bool = False,
         return name not in holder or last_use[holder[name]] <= i
 
     for i, v in enumerate(layers):
+        if v in deferred and not any(v2 in deferred for v2 in layers[:i][-1:]):
+            forward.append(("if self.training:", None))
+        indent = "    " if v in deferred else ""
         data = graph.nodes[v]
         op, args, shape = data["op"], data["args"], data["shape"]
         in_shapes = [graph.nodes[u]["shape"] for u in data["inputs"]]
@@ -299,10 +307,10 @@ def generate(graph, *, overrides: dict | None = None, probe: bool = False,
             # Shown by print(model): escaped like every display of spec text.
             text = "" if label == kind else visible(label)
             init.append((_fit(f"self.{attr} = ", f"{CONTAINERS[kind]}({literal(text)})")
-                          if text else f"self.{attr} = {CONTAINERS[kind]}()", None))
+                          if text else f"self.{attr} = {CONTAINERS[kind]}()", None, v))
             if kind != "path":  # a path's variable already carries its name
                 note = f"{scope_id}{': ' + text if text else ''}"
-                forward += [(line, None) for line in _comment(note, 8)]
+                forward += [(indent + line, None) for line in _comment(note, 8 + len(indent))]
 
         ctor = overrides[v] if v in overrides else op.torch(args, in_shapes, shape)
         if v in overrides and ctor is None:  # dropped: the value flows through
@@ -326,7 +334,7 @@ def generate(graph, *, overrides: dict | None = None, probe: bool = False,
             param_paths[v] = attr
             if data.get("span") is not None:
                 spec_lines[attr] = str(data["span"])
-            init.append((_fit(f"self.{attr} = ", _param_source(ctor)), v))
+            init.append((_fit(f"self.{attr} = ", _param_source(ctor)), v, v))
             expr = op.forward_source(args, [*inputs, f"self.{attr}"])
         elif ctor is not None:
             if getattr(ctor, "source", ""):  # a module torch.nn lacks: its class, once
@@ -335,27 +343,40 @@ def generate(graph, *, overrides: dict | None = None, probe: bool = False,
             module_paths[v] = attr
             if data.get("span") is not None:
                 spec_lines[attr] = str(data["span"])
-            init.append((_fit(f"self.{attr} = ", _ctor_source(ctor)), v))
+            init.append((_fit(f"self.{attr} = ", _ctor_source(ctor)), v, v))
             expr = f"self.{attr}({', '.join(inputs)})"
         else:
             expr = op.forward_source(args, inputs)
-        line = f"{target} = {expr}"
+        line = f"{indent}{target} = {expr}"
         comment = f"  # {fmt_shape(shape)}"
         forward.append((line + comment if len(line + comment) + 8 <= WIDTH else line, v))
         # No `del` of dead paths after a merge: freeing early measured 5% slower
         # on ResNet-50 at batch 8 on 16 threads (glibc reuse of ~25 MB blocks).
         if probe:
-            forward.append((f"probe({literal(v)}, {target})", v))
-    forward.append((f"return {var[g['output']]}", None))
+            forward.append((f"{indent}probe({literal(v)}, {target})", v))
+    forward += _returns(graph, var, deferred)
 
     # The network's class must not shadow a class the file defines: a network
     # called `path` would otherwise build itself for every path, forever.
-    taken = {"torch", "nn", "Scope", *CONTAINERS.values(), *defined.values()}
+    taken = {"torch", "nn", "Scope", "OrderedDict", "NamedTuple", *CONTAINERS.values(),
+             *defined.values()}
     name = class_name(g["name"])
-    while name in taken:
+    while name in taken or name + "Outputs" in taken:
         name = "Net" + name
+    kind = returns(graph)
+    if kind == TRAINING_TUPLE:  # torchvision's GoogLeNetOutputs: a field per output
+        fields = [f"    {out}: torch.Tensor" for out, _, _ in declared(graph)]
+        defined[f"class {name}Outputs(NamedTuple):\n" + "\n".join(fields)] = name + "Outputs"
+        forward = [(line.replace(OUTPUTS_CLASS, name + "Outputs"), node)
+                   for line, node in forward]
     out: list[tuple[str, str | None]] = [(line, None) for line in _header(graph)] if header \
         else [("import torch", None), ("from torch import nn", None), ("", None), ("", None)]
+    imports = {DICT: ["from collections import OrderedDict"],
+               TRAINING_TUPLE: ["from typing import NamedTuple"]
+               + (["from collections import OrderedDict"] if len(eval_outputs(graph)) > 1 else [])
+               }.get(kind, [])
+    at = next(i for i, (line, _) in enumerate(out) if line == "from torch import nn")
+    out[at:at] = [(line, None) for line in sorted(imports)]
     out += [(line, None) for line in PRELUDE.splitlines()] + [("", None), ("", None)]
     for text in defined:
         out += [(line, None) for line in text.split("\n")] + [("", None), ("", None)]
@@ -366,13 +387,42 @@ def generate(graph, *, overrides: dict | None = None, probe: bool = False,
     out += [(line, None) for line in _docstring(doc, "    ")]
     out += [("", None),
             ("    def __init__(self) -> None:", None), ("        super().__init__()", None)]
-    out += [("        " + line, node) for line, node in init]
-    out += [("", None), ("    def forward(self, x: torch.Tensor) -> torch.Tensor:", None)]
+    # Modules register in spec order (state_dict keys follow the spec), whatever the
+    # order forward runs them in: aux classifiers registered where the spec has them.
+    order = {v: i for i, v in enumerate(graph.nodes)}
+    init = [entry for _, entry in sorted(enumerate(init), key=lambda e: (order[e[1][2]], e[0]))]
+    out += [("        " + line, node) for line, node, _ in init]
+    result = {TENSOR: "torch.Tensor", DICT: "OrderedDict[str, torch.Tensor]"}.get(kind)
+    out += [("", None), (f"    def forward(self, x: torch.Tensor){' -> ' + result if result else ''}:",
+                         None)]
     out += [("        " + line, node) for line, node in forward]
     text = "\n".join(line for line, _ in out) + "\n"
     verify_source(text, frozenset({"probe"}) if probe else frozenset())  # before any use
     lines = {n + 1: node for n, (_, node) in enumerate(out) if node is not None}
     return GeneratedSource(text, name, module_paths, spec_lines, lines, param_paths=param_paths)
+
+
+OUTPUTS_CLASS = "{OUTPUTS}"  # the namedtuple's name, known once the class is named
+
+
+def _returns(graph, var: dict, deferred: set) -> list[tuple[str, None]]:
+    """The return statements: see cnndsl.outputs for the conventions."""
+    kind = returns(graph)
+    if kind == TENSOR:
+        return [(f"return {var[graph.graph['output']]}", None)]
+    if kind == DICT:
+        items = ", ".join(f"({literal(name)}, {var[node]})" for name, node in eval_outputs(graph))
+        return [(_fit("return ", f"OrderedDict([{items}])"), None)]
+    every = ", ".join(var[node] for _, node, _ in declared(graph))
+    lines = [] if deferred else [("if self.training:", None)]
+    lines.append((_fit("    return ", f"{OUTPUTS_CLASS}({every})", 12), None))
+    main = eval_outputs(graph)
+    if len(main) == 1:
+        lines.append((f"return {var[main[0][1]]}", None))
+    else:
+        items = ", ".join(f"({literal(name)}, {var[node]})" for name, node in main)
+        lines.append((_fit("return ", f"OrderedDict([{items}])"), None))
+    return lines
 
 
 __all__ = ["GeneratedSource", "GeneratedSourceError", "generate", "verify_source", "literal",

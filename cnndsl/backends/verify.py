@@ -31,14 +31,16 @@ building the module would run:
 >>> verify_source("import os\\n")
 Traceback (most recent call last):
 ...
-cnndsl.backends.verify.GeneratedSourceError: generated source line 1: imports os, not torch or math
+cnndsl.backends.verify.GeneratedSourceError: generated source line 1: imports os, not torch, math, collections or typing
 """
 
 from __future__ import annotations
 
 import ast
 
-IMPORTS = frozenset({"torch", "math"})  # top-level packages a generated file may import
+# Top-level modules a generated file may import (collections.OrderedDict and
+# typing.NamedTuple for networks with several outputs).
+IMPORTS = frozenset({"torch", "math", "collections", "typing"})
 BUILTINS = frozenset({
     "super", "len", "int", "float", "bool", "str", "tuple", "list", "dict", "range",
     "min", "max", "abs", "round", "divmod", "sum", "any", "all", "zip", "enumerate",
@@ -104,7 +106,7 @@ def _check_import(stmt) -> set[str]:
         bound = {a.asname or a.name.split(".")[0] for a in stmt.names}
     for module in modules:
         if module.split(".")[0] not in IMPORTS:
-            _fail(stmt.lineno, f"imports {module}, not torch or math")
+            _fail(stmt.lineno, f"imports {module}, not torch, math, collections or typing")
     if "*" in bound:
         _fail(stmt.lineno, "has a star import")
     return bound
@@ -126,6 +128,11 @@ def _check_class(cls: ast.ClassDef, known: set[str]) -> None:
             continue
         if isinstance(stmt, ast.FunctionDef):
             _check_method(stmt, known)
+        elif isinstance(stmt, ast.AnnAssign) and stmt.value is None:  # a NamedTuple's field
+            if not isinstance(stmt.target, ast.Name) or not all(
+                    isinstance(n, _ANNOTATION) and (not isinstance(n, ast.Name) or n.id in known)
+                    for n in ast.walk(stmt.annotation)):
+                _fail(stmt.lineno, f"class {cls.name} declares a field that is not a type name")
         elif isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None:
             targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
             if not all(isinstance(t, ast.Name) for t in targets) or not _literal(stmt.value):

@@ -2,7 +2,8 @@
 
 - Inference peak, by liveness over the graph: layers run in spec order (a
   topological order); a tensor is allocated when its layer runs and freed
-  after its last consumer, except the network's output. Ops that declare
+  after its last consumer, except the network's outputs (layers that feed
+  only outputs of training mode do not run). Ops that declare
   ``view`` (flatten, identity, dropout at inference) share their input's
   storage. In-place tricks (``ReLU(inplace=True)``) are not assumed.
 - Training: the distinct tensors autograd keeps for backward, as each op
@@ -19,6 +20,7 @@ Needs the cost pass (``params``, ``buffers``) to have run.
 from __future__ import annotations
 
 from ..ops.base import numel
+from ..outputs import eval_outputs, training_only
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1,
                "float8": 1}
@@ -40,13 +42,15 @@ def _storages(graph, training: bool) -> dict:
 def inference_peak(graph, size: int) -> int:
     """Largest sum of live tensors while any layer runs, in bytes."""
     owner = _storages(graph, training=False)
-    order = list(graph.nodes)
+    skipped = training_only(graph)  # aux heads do not run at inference
+    order = [node for node in graph.nodes if node not in skipped]
     position = {node: i for i, node in enumerate(order)}
     last_use = {}
     for node in order:
         for i in graph.nodes[node]["inputs"]:
             last_use[owner[i]] = max(last_use.get(owner[i], 0), position[node])
-    last_use[owner[graph.graph["output"]]] = len(order)  # the result is kept
+    for _, node in eval_outputs(graph):
+        last_use[owner[node]] = len(order)  # the results are kept
     frees: dict[int, list] = {}
     for storage, step in last_use.items():
         frees.setdefault(step, []).append(storage)
