@@ -5,13 +5,40 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test gallery
+.PHONY: demo test gallery package
 
 demo: $(STAMP)
 	$(VENV)/bin/cnndsl check specs/googlenet.cnn
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# The packaging check (CI runs it after `make test`): build the sdist and the
+# wheel, install the wheel alone into a clean venv (no torch) and use it from a
+# folder outside the checkout; then add the torch extra (the CPU build, from
+# pip's cache) and compile. Everything lands in build/package/.
+PKG := $(CURDIR)/build/package
+CORE := $(PKG)/venv/bin
+
+package: $(STAMP)
+	rm -rf $(PKG) && mkdir -p $(PKG)/work
+	$(PY) -m build --outdir $(PKG)/dist .
+	$(PY) -m twine check --strict $(PKG)/dist/*
+	python3 -m venv $(PKG)/venv
+	$(CORE)/pip install -q $(PKG)/dist/cnndsl-*.whl
+	! $(CORE)/python -c "import torch" 2>/dev/null
+	cd $(PKG)/work && $(CORE)/cnndsl --version
+	cd $(PKG)/work && $(CORE)/cnndsl check zoo:resnet50 --json > resnet50.json
+	cd $(PKG)/work && $(CORE)/cnndsl draw zoo:resnet50 -o resnet50.svg && test -s resnet50.svg
+	cd $(PKG)/work && { $(CORE)/cnndsl compile zoo:resnet50 -o resnet50.py 2> missing.txt; \
+		test $$? = 1 && test "$$(wc -l < missing.txt)" = 1 && test ! -e resnet50.py && \
+		grep -q 'pip install "cnndsl\[torch\]"' missing.txt || { cat missing.txt; exit 1; }; }
+	$(CORE)/pip install -q torch==2.13.0
+	$(CORE)/pip install -q "$$(ls $(PKG)/dist/cnndsl-*.whl)[torch]"
+	cd $(PKG)/work && $(CORE)/cnndsl compile zoo:resnet50 -o resnet50.py
+	cd $(PKG)/work && $(CORE)/python -c "import torch, resnet50; \
+		assert resnet50.Resnet()(torch.zeros(1, 3, 64, 64)).shape == (1, 1000)"
+	@echo "package: the wheel checks, draws and names its extras outside the checkout; compile works with [torch]"
 
 # Redraw docs/gallery/ (every spec in specs/) and the layer reference in docs/language.md.
 gallery: $(STAMP)

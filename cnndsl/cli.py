@@ -271,6 +271,12 @@ def _warn(net, args) -> int:
 
 
 def _compile(args) -> int:
+    from .extras import require  # noqa: PLC0415
+    # Before any work: one line naming the extra (onnx's holds torch: one install does).
+    if args.onnx:
+        require("onnx", "cnndsl compile --onnx")
+    else:
+        require("torch", "cnndsl compile")
     from .backends import torch_module as tm  # noqa: PLC0415 (compile only: imports torch)
     from .backends.verify import GeneratedSourceError  # noqa: PLC0415
     from .files import OutputError, atomic_write  # noqa: PLC0415
@@ -300,7 +306,7 @@ def _compile(args) -> int:
                 sys.stdout.write(make())
             else:
                 atomic_write(target, make(), spec=_spec_path(args))
-        except (OutputError, tm.MissingPackage) as err:
+        except OutputError as err:
             raise UsageError(str(err)) from None
         except GeneratedSourceError as err:  # nothing was written
             print(f"cnndsl: internal error: {err} (a bug in cnndsl, not in the spec: please "
@@ -354,10 +360,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(parser, args) -> int:
+    from .extras import MissingExtra  # noqa: PLC0415 (light: no extra is imported)
     try:
         return COMMANDS[args.command](args)
     except UsageError as err:
         parser.error(str(err))
+    except MissingExtra as err:  # a runtime error, not a usage one: the command was right
+        print(f"cnndsl: error: {err}", file=sys.stderr)
+        return 1
     except BrokenPipeError:
         # The reader left (`cnndsl check x | head`): stop quietly, as a tool
         # killed by SIGPIPE would (the recipe in Python's signal docs).

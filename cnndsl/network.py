@@ -75,6 +75,8 @@ class Network:
         >>> list(m.state_dict())
         ['s.conv_1.weight', 's.conv_1.bias']
         """
+        from .extras import require
+        require("torch", "Network.to_module()")
         from .passes.budget import module_fits
         too_big = module_fits(self.graph)  # refuse before torch allocates anything
         if too_big is not None:
@@ -88,6 +90,8 @@ class Network:
 
     def to_source(self, *, optimize: str | None = None) -> str:
         """Standalone PyTorch source of the module class (no cnndsl import needed)."""
+        from .extras import require
+        require("torch", "Network.to_source()")  # the generator asks nn.Module its names
         if optimize is None:
             from .backends.torch_codegen import generate
             return generate(self.graph).text

@@ -139,6 +139,8 @@ def transfer_weights(src, dst, *, strict: bool = True,
     >>> torch.equal(dst.conv_1.weight, src[0].weight)
     True
     """
+    from .extras import require  # noqa: PLC0415
+    require("torch", "transfer_weights()")
     import torch  # noqa: PLC0415 (cnndsl check does not import torch)
 
     theirs, ours = _entries(src), _entries(dst)

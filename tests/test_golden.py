@@ -141,7 +141,8 @@ def _example(match: re.Match) -> str:
     """A golden case as docs/errors.md shows it: the spec, then what check prints."""
     name = match.group(1)
     spec = (GOLDEN / "err" / f"{name}.cnn").read_bytes().decode("utf-8", "replace")
-    lines = [line for line in spec.splitlines() if not line.startswith("# golden:")]
+    # Every line, directives too: the printed line numbers count them.
+    lines = spec.splitlines()
     printed = (GOLDEN / "err" / f"{name}.txt").read_text(encoding="utf-8")
     args, env, module = _directives(GOLDEN / "err" / f"{name}.cnn")
     where = f"tests/golden/err/{name}.cnn"

@@ -22,10 +22,6 @@ from .torch_codegen import GeneratedSource, generate
 _CLASSES: dict[str, type] = {}
 
 
-class MissingPackage(RuntimeError):
-    """An export needs a package that is not installed."""
-
-
 def load_class(source: GeneratedSource, probe=None) -> type:
     """Execute generated source and return its network class.
 
@@ -82,22 +78,19 @@ def torchscript_bytes(module) -> bytes:
 
 
 def onnx_bytes(module, input_shape: tuple, batch: int = 2) -> bytes:
-    """The module exported with torch.onnx's exporter (needs onnx and onnxscript).
+    """The module exported with torch.onnx's exporter (the onnx extra: onnx and
+    onnxscript; :class:`cnndsl.extras.MissingExtra` without them).
 
     The batch axis is dynamic, so the file serves any batch size.
     """
-    import importlib.util
     import logging
     import os
     import tempfile
     import warnings
 
+    from ..extras import require  # noqa: PLC0415
+    require("onnx", "ONNX export")
     import torch  # noqa: PLC0415
-
-    missing = [m for m in ("onnx", "onnxscript") if importlib.util.find_spec(m) is None]
-    if missing:
-        raise MissingPackage(f"ONNX export needs {' and '.join(missing)}: "
-                             f"pip install {' '.join(missing)}")
 
     example = torch.zeros(batch, *input_shape)
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)  # per-phase progress lines

@@ -90,7 +90,8 @@ def module_fits(graph, budget: int | None = None, severity: str = "error",
         label = f"the largest layer: {size:,} ({si(size * BYTES_PER_ELEMENT, 'B')})"
         notes = tuple(data["chain"])
         help = "use fewer or narrower layers" if error else \
-            "`check` works on it, but building the module (compile, to_module) will be refused"
+            ("`check` and `compile -o` (source) work on it; building the module (to_module, "
+             "compile --onnx or --torchscript) will be refused")
     what = (f"exporting needs {si(need, 'B')} for the module's {count:,} parameters and "
             f"buffers (twice: module and file) and an example input" if example_batch else
             f"the module's {count:,} parameters and buffers need {si(need, 'B')}")
