@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test gallery package
+.PHONY: demo test gallery rf-docs package
 
 demo: $(STAMP)
 	$(VENV)/bin/cnndsl check specs/googlenet.cnn
@@ -39,6 +39,10 @@ package: $(STAMP)
 	cd $(PKG)/work && $(CORE)/python -c "import torch, resnet50; \
 		assert resnet50.Resnet()(torch.zeros(1, 3, 64, 64)).shape == (1, 1000)"
 	@echo "package: the wheel checks, draws and names its extras outside the checkout; compile works with [torch]"
+
+# Redraw docs/images/rf/ (docs/receptive-field.md); the effective-field picture needs torch.
+rf-docs: $(STAMP)
+	$(PY) -m cnndsl.rfplot --docs
 
 # Redraw docs/gallery/ (every spec in specs/) and the layer reference in docs/language.md.
 gallery: $(STAMP)

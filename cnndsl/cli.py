@@ -16,7 +16,7 @@ import re
 import sys
 
 from . import __version__
-from .diagnostics import CnnError, Sources, render, visible
+from .diagnostics import CODES, CnnError, Sources, render, split_allowed, visible
 from .elaborate import DEFAULT_MAX_NODES, SETTING_SYNTAX
 from .files import DEFAULT_MAX_BYTES
 from .passes.memory import DTYPE_BYTES
@@ -115,12 +115,19 @@ def spec_arguments(p) -> None:
                    help=f"refuse specs of more bytes (default {DEFAULT_MAX_BYTES:,}) or "
                         f"more than max(N/16, 1,000,000) tokens")
     p.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    p.add_argument("--allow", action="append", default=[], metavar="CODE[,CODE]",
+                   help="do not report these warnings (W0302,...); a spec line allows one "
+                        "with a comment: `maxpool(3, s=2)  # allow: W0302`")
 
 
 def _builtin_commands(sub, common) -> None:
     check = sub.add_parser("check", help="check a spec and print its layers, shapes and costs")
     common(check)
     check.add_argument("--json", action="store_true", help="print the summary as JSON")
+    check.add_argument("--depth", type=int, metavar="N",
+                       help="fold stages and blocks nested deeper than N into one row each")
+    check.add_argument("--batch", type=int, default=1, metavar="N",
+                       help="MACs and activation memory for a batch of N (default 1)")
     check.add_argument("--dtype", default="float32", choices=sorted(DTYPE_BYTES),
                        help="element type for the memory figures (default float32)")
     check.add_argument("--min-input", action="store_true",
@@ -163,6 +170,7 @@ def load_spec(args):
 def _load(args):
     from .network import loads, open_spec, read_spec  # noqa: PLC0415 (network pulls in the passes)
     dims, settings = _input(args.input), _settings(args.set)
+    _allowed(args)  # a bad code is a usage error before any work
     if args.max_bytes < 1 or args.max_nodes < 1:
         raise UsageError("--max-bytes and --max-nodes take a positive integer")
     if args.spec == "-":
@@ -199,6 +207,8 @@ def _check(args) -> int:
     # collector would only rescan it (about 2x on a 100,000-layer spec,
     # bench/bench_check.py). Reference counting still frees temporaries.
     gc.disable()
+    if args.batch < 1 or args.depth is not None and args.depth < 0:
+        raise UsageError("--batch takes an integer >= 1 and --depth one >= 0")
     net = _load(args)
     symbols = _symbols(_input(args.input))
     formulas = symbolic.formulas(net.graph) if symbols or args.min_input else None
@@ -209,9 +219,16 @@ def _check(args) -> int:
             report.add_formulas(doc, net, formulas, symbols)
         if args.min_input:
             doc["min_input"] = report.min_input_json(net, sizes)
+        if args.batch != 1:  # the figures that grow with the batch, for this one
+            g = net.graph.graph
+            doc["batch"] = {"size": args.batch, "macs": g["macs"] * args.batch,
+                            "flops": g["flops"] * args.batch,
+                            "inference_peak": g["memory"]["inference_peak"] * args.batch,
+                            "training_saved": g["memory"]["training_saved"] * args.batch}
         print(json.dumps(doc, indent=1))
     else:
-        print(report.formula_table(net, formulas, symbols) if symbols else net.summary())
+        print(report.formula_table(net, formulas, symbols) if symbols else
+              net.summary(args.depth, args.batch))
         if args.min_input:
             print(report.min_input_text(net, sizes))
     return _warn(net, args)
@@ -259,7 +276,19 @@ def _draw(args) -> int:
     return _warn(net, args)
 
 
+def _allowed(args) -> set[str]:
+    """The codes of --allow, or a UsageError for one that is not a warning's."""
+    codes = {c.strip().upper() for item in getattr(args, "allow", []) for c in item.split(",")
+             if c.strip()}
+    unknown = sorted(c for c in codes if c not in CODES or not c.startswith("W"))
+    if unknown:
+        raise UsageError(f"--allow takes warning codes (W0301, ...), got {', '.join(unknown)}")
+    return codes
+
+
 def _warn(net, args) -> int:
+    net.warnings, allowed = split_allowed(net.warnings, net.sources, _allowed(args))
+    net.allowed = net.allowed + allowed
     if net.warnings:
         print("\n\n".join(render(w, net.sources) for w in net.warnings), file=sys.stderr)
     if args.strict and net.warnings:

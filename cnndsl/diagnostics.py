@@ -14,6 +14,8 @@ code, a span and optional labels, notes and help, raised together in one
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 
 
@@ -102,6 +104,30 @@ class Diagnostic:
         if self.help:
             out["help"] = self.help
         return out
+
+
+_ALLOW = re.compile(r"#.*?\ballow:\s*([A-Z0-9, ]+)")
+
+
+def allowed_codes(line: str | None) -> set[str]:
+    """The warning codes a spec line allows in its comment: `maxpool(3, s=2)  # allow: W0302`."""
+    found = _ALLOW.search(line or "")
+    return {c.strip() for c in found.group(1).split(",") if c.strip()} if found else set()
+
+
+def split_allowed(warnings: list, sources: "Sources", codes=frozenset()) -> tuple[list, list]:
+    """(shown, allowed): a warning is allowed by ``codes`` (`--allow W0302`), or by an
+    `# allow: CODE` comment on the line it points at or on a comment line just above it."""
+    shown, allowed = [], []
+    for w in warnings:
+        ok = w.code in codes
+        if not ok and w.span is not None:
+            here = sources.line(w.span.file, w.span.line)
+            above = sources.line(w.span.file, w.span.line - 1) if w.span.line > 1 else None
+            ok = w.code in allowed_codes(here) or (
+                (above or "").lstrip().startswith("#") and w.code in allowed_codes(above))
+        (allowed if ok else shown).append(w)
+    return shown, allowed
 
 
 class CnnError(Exception):

@@ -56,6 +56,9 @@ def dot_source(entry: Entry, root: Path = ROOT) -> str:
     return to_dot(load(root / entry.spec).graph, DrawOptions(depth=entry.depth))
 
 
+RF_PAGE = "receptive-fields.md"  # the gallery's page of receptive-field pictures
+
+
 def stale(root: Path = ROOT) -> list[str]:
     """Gallery files that are missing or out of date (judged on the .dot)."""
     out = []
@@ -68,6 +71,10 @@ def stale(root: Path = ROOT) -> list[str]:
     index = root / "docs" / "gallery" / "README.md"
     if not index.exists() or index.read_text("utf-8") != _index(entries(root)):
         out.append(str(index.relative_to(root)))
+    from .rfplot.docs import gallery_page
+    page = root / "docs" / "gallery" / RF_PAGE
+    if not page.exists() or page.read_text("utf-8") != gallery_page():
+        out.append(str(page.relative_to(root)))
     return out
 
 
@@ -78,6 +85,8 @@ def _index(items: list[Entry]) -> str:
     for e in items:
         title = e.title or f"`{e.spec}`"
         lines.append(f"- [{title}]({e.name}.svg) ([dot source]({e.name}.dot))")
+    lines.append(f"- [Receptive fields: LeNet, VGG-16, GoogLeNet, ResNet-50, growth, effective "
+                 f"field]({RF_PAGE})")
     return "\n".join(lines) + "\n"
 
 
@@ -104,6 +113,11 @@ def build(root: Path = ROOT, force: bool = False) -> list[str]:
     if not index.exists() or index.read_text("utf-8") != text:
         atomic_write(index, text)
         written.append(str(index.relative_to(root)))
+    from .rfplot.docs import gallery_page
+    page = root / "docs" / "gallery" / RF_PAGE
+    if not page.exists() or page.read_text("utf-8") != gallery_page():
+        atomic_write(page, gallery_page())
+        written.append(str(page.relative_to(root)))
     return written
 
 

@@ -7,7 +7,7 @@ import os
 import reprlib
 from pathlib import Path
 
-from .diagnostics import CnnError, Diagnostic, Sources, Span
+from .diagnostics import CnnError, Diagnostic, Sources, Span, split_allowed
 from .elaborate import DEFAULT_MAX_NODES, elaborate
 from .expressions import too_large
 from .files import DEFAULT_MAX_BYTES, TooLarge, read_limited, read_stream
@@ -28,6 +28,7 @@ class Network:
         self.graph = graph
         self.sources = sources
         self.warnings = warnings
+        self.allowed: list[Diagnostic] = []
 
     @property
     def name(self) -> str:
@@ -58,9 +59,11 @@ class Network:
         """Node ids in spec order (a topological order), the input excluded."""
         return [v for v in self.graph.nodes if v != "input"]
 
-    def summary(self) -> str:
+    def summary(self, depth: int | None = None, batch: int = 1) -> str:
+        """The table `cnndsl check` prints: stages and blocks deeper than ``depth``
+        folded into one row each; MACs and activation memory for ``batch`` samples."""
         from .report import table
-        return table(self)
+        return table(self, depth, batch)
 
     def to_json(self) -> dict:
         from .report import to_json
@@ -111,11 +114,28 @@ class Network:
         data = render(source, format)
         return data.decode("utf-8") if format in ("dot", "svg") else data
 
+    def rf_plot(self, layers=None, *, unit=None, image=None, plot: str = "field", others=(),
+                effective: bool = False, samples: int = 16, seed: int = 0):
+        """A matplotlib Figure of the receptive field, shown inline in a notebook: the
+        fields of ``layers`` (as `cnndsl rf --layer`; default the last layer of each
+        stage) for ``unit`` of the last of them, on ``image``; ``plot="growth"`` with
+        ``others`` on one chart; ``effective=True`` (needs torch) beside the effective
+        field over ``samples`` draws. See docs/receptive-field.md.
+
+        >>> fig = loads("network t\\ninput [1, 8, 8]\\nconv(4, k=3) conv(4, k=3)").rf_plot()
+        >>> [p.get_width() for p in fig.axes[0].patches if p.get_gid() == "rf:conv_2"]
+        [5.0]
+        """
+        from .rfplot import rf_plot
+        return rf_plot(self, layers, unit=unit, image=image, plot=plot, others=others,
+                       effective=effective, samples=samples, seed=seed)
+
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
         """Jupyter shows a network as its diagram, collapsed to a size `dot` lays out
         quickly; text only where `dot` is missing, fails or is slow."""
         from .backends import graphviz_dot
-        bundle = {"text/plain": repr(self)}
+        from .report import html_table
+        bundle = {"text/plain": repr(self), "text/html": html_table(self)}
         svg = graphviz_dot.notebook_svg(self.graph)
         if svg is not None:
             bundle["image/svg+xml"] = svg
@@ -191,8 +211,10 @@ def loads(text: str, file: str = "<spec>", /, *, input_shape: tuple | None = Non
     params = {name: value if too_large(value) else _plain(value) for name, value in params.items()}
     graph = elaborate(program, sources, params, input_shape, max_nodes)
     graph.graph["dtype"] = dtype
-    warnings = run_all(graph)
-    return Network(graph, sources, warnings)
+    warnings, allowed = split_allowed(run_all(graph), sources)
+    net = Network(graph, sources, warnings)
+    net.allowed = allowed  # warnings the spec allows with `# allow: CODE` comments
+    return net
 
 
 def load(path: str | Path, /, *, input_shape: tuple | None = None,

@@ -16,25 +16,30 @@ def _num(v: int) -> str:
 
 
 def _rf(field) -> str:
-    """`27/8` (size/stride), `27x19/8x4` if the axes differ, `global` for the whole input."""
+    """`27/8` (size/stride), `27x19/8x4` if the axes differ, `global` for the whole input;
+    a stride below one pixel (after upsampling) as an exact fraction: `6/(1/2)`."""
     if isinstance(field, str):
         return field
-    size, stride = field.size, field.stride
+    size, stride = field.size, [s if isinstance(s, int) else f"({s})" for s in field.stride]
     if size[0] == size[1] and stride[0] == stride[1]:
         return f"{size[0]}/{stride[0]}"
     return f"{size[0]}x{size[1]}/{stride[0]}x{stride[1]}"
 
 
 def _scopes(net):
-    """Per scope prefix: its label and the totals of the layers inside it."""
+    """Per scope prefix: its label, the totals of the layers inside it and its output
+    shape (that of its last layer in spec order)."""
     info = {}
     for node in net.layers():
         data = net.graph.nodes[node]
         for depth, (kind, name, label) in enumerate(data["scope"]):
             key = tuple(s[1] for s in data["scope"][: depth + 1])
-            entry = info.setdefault(key, {"kind": kind, "label": label, "params": 0, "macs": 0})
+            entry = info.setdefault(key, {"kind": kind, "label": label, "params": 0, "macs": 0,
+                                          "memory": 0})
             entry["params"] += data["params"]
             entry["macs"] += data["macs"]
+            entry["shape"] = data["shape"]
+            entry["memory"] = data["memory"]["output"]
     return info
 
 
@@ -60,57 +65,114 @@ def _row(name: str, op: str, cells: list[str], name_w: int, op_w: int) -> str:
     return text.rstrip()
 
 
-def _scope_row(name: str, label: str, info: dict, name_w: int, op_w: int) -> str:
-    spanned = op_w + sum(w + 1 for h, w, _, _ in COLUMNS if h in SPAN_COLUMNS)
-    name, label = visible(name), visible(label)  # a block call's text, as written in the spec
-    text = f"{name[:name_w]:<{name_w}} {label[:spanned]:<{spanned}}"
-    cells = {"params": _num(info["params"]), "MACs": _si(info["macs"])}
-    for header, width, align, _ in COLUMNS:
-        if header not in SPAN_COLUMNS:
-            text += f" {cells.get(header, ''):{align}{width}}"
-    return text.rstrip()
-
-
-def table(net) -> str:
+def rows(net, depth: int | None = None, batch: int = 1) -> list[dict]:
+    """The summary's rows in spec order: each stage, block call and path that opens
+    (``kind`` "scope": its label and output shape), then each layer (``kind``
+    "layer"), ``level`` deep; scopes deeper than ``depth`` folded into their row.
+    ``cells`` are the formatted COLUMNS, MACs and memory for ``batch`` samples."""
     g = net.graph
-    fixed = sum(w + 1 for _, w, _, _ in COLUMNS)
-    name_w = NAME_WIDTH
-    op_w = WIDTH - fixed - name_w - 1
-    out = [f"network {net.name}   input {fmt_shape(net.input_shape)}   "
-           + ("outputs " + ", ".join(_output_text(net, o) for o in g.graph["outputs"])
-              if g.graph["outputs"] else f"output {fmt_shape(net.output_shape)}"), ""]
-    if len(out[0]) > WIDTH:  # many outputs (a feature pyramid): one line each
-        out[:1] = [f"network {net.name}   input {fmt_shape(net.input_shape)}   outputs"] + [
-            "  " + _output_text(net, o) for o in g.graph["outputs"]]
-    out.append(_row("layer", "op", [c[0] for c in COLUMNS], name_w, op_w))
-    out.append("-" * WIDTH)
     scopes = _scopes(net)
-    open_path: tuple = ()
+    out, open_path = [], ()
     for node in net.layers():
         data = g.nodes[node]
         path = tuple(s[1] for s in data["scope"])
+        folded = depth is not None and len(path) > depth
+        path = path[:depth + 1] if folded else path  # down to the folded scope's row
         common = 0
         while common < min(len(path), len(open_path)) and path[common] == open_path[common]:
             common += 1
-        for depth in range(common, len(path)):
-            info = scopes[path[: depth + 1]]
-            label = info["label"] if info["kind"] != "path" else ""
-            out.append(_scope_row("  " * depth + path[depth], label, info, name_w, op_w))
+        for level in range(common, len(path)):
+            info = scopes[path[: level + 1]]
+            cells = {"output": fmt_shape(info["shape"]), "rf": "", "params": _num(info["params"]),
+                     "MACs": _si(info["macs"] * batch), "memory": _si(info["memory"] * batch, "B")}
+            out.append({"kind": "scope", "level": level, "name": path[level],
+                        "op": info["label"] if info["kind"] != "path" else "", "cells": cells})
         open_path = path
-        local = node.rsplit(".", 1)[-1]
-        out.append(_row("  " * len(path) + local, data["op"].label(data["args"]),
-                        [fn(data) for _, _, _, fn in COLUMNS], name_w, op_w))
-    out.append("-" * WIDTH)
-    trainable = g.graph["params"]
-    out.append(f"total {_num(trainable)} params, {_num(g.graph['buffers'])} buffer elements, "
-               f"{len(net.layers())} layers")
-    out.append(f"compute {_si(g.graph['macs'])} MACs (conv, linear; fvcore's convention), "
-               f"{_si(g.graph['flops'])} other FLOPs")
+        if folded:
+            continue
+        cells = {h: fn(data) for h, _, _, fn in COLUMNS}
+        if batch != 1:
+            cells["MACs"] = _si(data["macs"] * batch) if data["macs"] else "-"
+            cells["memory"] = _si(data["memory"]["output"] * batch, "B")
+        out.append({"kind": "layer", "level": len(path), "name": node.rsplit(".", 1)[-1],
+                    "op": data["op"].label(data["args"]), "cells": cells})
+    return out
+
+
+def _header(net) -> list[str]:
+    g = net.graph
+    head = [f"network {net.name}   input {fmt_shape(net.input_shape)}   "
+            + ("outputs " + ", ".join(_output_text(net, o) for o in g.graph["outputs"])
+               if g.graph["outputs"] else f"output {fmt_shape(net.output_shape)}")]
+    if len(head[0]) > WIDTH:  # many outputs (a feature pyramid): one line each
+        head = [f"network {net.name}   input {fmt_shape(net.input_shape)}   outputs"] + [
+            "  " + _output_text(net, o) for o in g.graph["outputs"]]
+    return head
+
+
+def _totals(net, batch: int) -> list[str]:
+    g = net.graph
+    per = f" for a batch of {batch}" if batch != 1 else ""
     mem = g.graph["memory"]
-    out.append(f"memory ({mem['dtype']}) parameters {_si(mem['params'] + mem['buffers'], 'B')}, "
-               f"inference peak {_si(mem['inference_peak'], 'B')}, "
-               f"kept for backward {_si(mem['training_saved'], 'B')}")
-    out.append("rf = receptive field size/stride in input pixels; memory = output bytes")
+    return [f"total {_num(g.graph['params'])} params, {_num(g.graph['buffers'])} buffer "
+            f"elements, {len(net.layers())} layers",
+            f"compute {_si(g.graph['macs'] * batch)} MACs (conv, linear; fvcore's convention)"
+            f", {_si(g.graph['flops'] * batch)} other FLOPs{per}",
+            f"memory ({mem['dtype']}) parameters {_si(mem['params'] + mem['buffers'], 'B')}, "
+            f"inference peak {_si(mem['inference_peak'] * batch, 'B')}, "
+            f"kept for backward {_si(mem['training_saved'] * batch, 'B')}{per}",
+            "rf = receptive field size/stride in input pixels; memory = output bytes"]
+
+
+def table(net, depth: int | None = None, batch: int = 1) -> str:
+    """The summary: a row per layer under its stages and blocks (scopes deeper than
+    ``depth`` folded into their row), totals, and memory for a batch of ``batch``."""
+    fixed = sum(w + 1 for _, w, _, _ in COLUMNS)
+    name_w = NAME_WIDTH
+    op_w = WIDTH - fixed - name_w - 1
+    # A scope's row writes its call and its shape across the op, output and rf columns.
+    spanned = op_w + sum(w + 1 for h, w, _, _ in COLUMNS if h in SPAN_COLUMNS)
+    out = _header(net) + [""]
+    out.append(_row("layer", "op", [c[0] for c in COLUMNS], name_w, op_w))
+    out.append("-" * WIDTH)
+    for r in rows(net, depth, batch):
+        name = "  " * r["level"] + r["name"]
+        if r["kind"] == "layer":
+            out.append(_row(name, r["op"], [r["cells"][h] for h, *_ in COLUMNS], name_w, op_w))
+            continue
+        shape = " -> " + r["cells"]["output"]  # what the stage or block yields
+        label, room = visible(r["op"]), spanned - len(shape)  # a call's text, escaped
+        label = label if len(label) <= room else label[:room - 3] + "..."
+        text = f"{visible(name)[:name_w]:<{name_w}} {label + shape:<{spanned}}"
+        for header, width, align, _ in COLUMNS:
+            if header not in SPAN_COLUMNS:
+                text += f" {r['cells'][header]:{align}{width}}"
+        out.append(text.rstrip())
+    out.append("-" * WIDTH)
+    return "\n".join(out + _totals(net, batch))
+
+
+HTML_ROWS = 300  # a notebook's table folds blocks beyond this many layers
+
+
+def html_table(net) -> str:
+    """The summary as an HTML table, for Jupyter: the rows of :func:`table` (blocks
+    folded to one row each past HTML_ROWS layers), then the totals."""
+    import html  # noqa: PLC0415
+    depth = 1 if len(net.layers()) > HTML_ROWS else None
+    esc = html.escape
+    right = ' style="text-align:right"'
+    out = [f"<p><b>{esc(line.strip())}</b></p>" for line in _header(net)]
+    out.append("<table><thead><tr>" + "".join(f"<th>{esc(c)}</th>" for c in
+                                              ["layer", "op", *(c[0] for c in COLUMNS)])
+               + "</tr></thead><tbody>")
+    for r in rows(net, depth):
+        name = esc(r["name"]) if r["kind"] == "layer" else f"<b>{esc(r['name'])}</b>"
+        cells = "".join(f"<td{right}>{esc(r['cells'][h])}</td>" for h, *_ in COLUMNS)
+        out.append(f'<tr><td style="padding-left:{r["level"]}em">{name}</td>'
+                   f"<td>{esc(r['op'])}</td>{cells}</tr>")
+    out.append("</tbody></table>")
+    out += [f"<p>{esc(line)}</p>" for line in _totals(net, 1)]
     return "\n".join(out)
 
 
@@ -126,7 +188,9 @@ def _jsonable(v):
 
 
 def _rf_json(field):
-    """`{size: [h, w], stride: [h, w], padding: [h, w]}`, or "global" (the whole input)."""
+    """`{size: [h, w], stride: [h, w], padding: [h, w]}`, or "global" (the whole input).
+    A stride or padding that is not whole is a string, "1/2"; a field that repeats only
+    every few units (after upsampling) adds `period` and `units` (ReceptiveField.to_json)."""
     return field if isinstance(field, str) else field.to_json()
 
 

@@ -84,6 +84,7 @@ LIGHT = {
     "zoo": (["zoo", "resnet18", "alexnet"], lambda out: "resnet18" in out and "alexnet" in out),
     "zoo --json": (["zoo", "--json", "mobilenet_v2"],
                    lambda out: json.loads(out)[0]["name"] == "mobilenet_v2"),
+    "rf": (["rf", LENET, "-o", "lenet.svg"], lambda out: out == ""),
 }
 
 
