@@ -289,12 +289,17 @@ def formula_table(net, formulas: dict, symbols: tuple) -> str:
 
 def add_formulas(doc: dict, net, formulas: dict, symbols: tuple) -> None:
     """Add `size` ([height, width] as formulas, or null) to every layer of a JSON document,
-    and `features` (a formula) to a flat layer whose size depends on them."""
+    and `features` (a formula) to a flat layer whose size depends on them; `input` names
+    the axes given as symbols, `elaborated_at` keeps the concrete size."""
     for layer in doc["layers"]:
         cells = _formula_cells(net, formulas, symbols, layer["name"])
         layer["size"] = cells[1:] if cells[2] else None
         if not cells[2] and cells[1]:
             layer["features"] = cells[1]
+    # The input as named (`3xHxW`), and the size the spec was elaborated at: blocks
+    # that branch on `in.height` went as they go at that size.
+    doc["elaborated_at"] = doc["input"]
+    doc["input"] = [doc["input"][0], *(sym or n for sym, n in zip(symbols, doc["input"][1:]))]
 
 
 def min_input_json(net, sizes) -> dict | None:
