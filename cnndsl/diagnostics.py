@@ -60,6 +60,7 @@ CODES: dict[str, str] = {
     "W0301": "receptive fields of merged paths not aligned",
     "W0302": "pooling discards pixels",
     "W0303": "dropout after the last learnable layer",
+    "W0304": "layers that reach no output",
     "W0401": "parameters would not fit in memory",
 }
 

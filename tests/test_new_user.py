@@ -120,3 +120,20 @@ def test_check_json_with_named_axes_names_them_in_the_input():
                            "--input", "1xHxW", "--json"], capture_output=True, text=True)
     doc = json.loads(done.stdout)
     assert doc["input"] == [1, "H", "W"] and doc["elaborated_at"] == [1, 28, 28]
+
+
+def test_a_dead_end_branch_is_a_warning_and_fails_strict(tmp_path):
+    import subprocess
+    import sys
+    text = ("network t\ninput [3, 32, 32]\nconv(8, k=3, p=1) relu -> x\n"
+            "conv(8, k=3, p=1) relu\nfrom x\nconv(4, k=1)\n")
+    (w,) = cnndsl.loads(text).warnings
+    assert w.code == "W0304" and w.span.line == 4 and "up to `relu_2`" in w.label
+    spec = tmp_path / "dead.cnn"
+    spec.write_text(text)
+    done = subprocess.run([sys.executable, "-m", "cnndsl", "check", str(spec), "--strict"],
+                          capture_output=True, text=True)
+    assert done.returncode == 1 and "W0304" in done.stderr
+    # an aux head declared as an output is not dead
+    aux = text.replace("from x\n", "output main\nfrom x\n") + "output aux\n"
+    assert cnndsl.loads(aux).warnings == []

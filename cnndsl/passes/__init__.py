@@ -7,9 +7,9 @@ warnings it found.
 
 from __future__ import annotations
 
-from . import budget, cost, lint, memory, receptive_field
+from . import budget, cost, lint, memory, reach, receptive_field
 
-PASSES = (cost.run, receptive_field.run, memory.run, lint.run, budget.run)
+PASSES = (cost.run, receptive_field.run, memory.run, lint.run, reach.run, budget.run)
 
 
 def run_all(graph) -> list:
