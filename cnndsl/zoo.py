@@ -1,10 +1,15 @@
-"""The zoo: torchvision's classification builders as specs.
+"""The zoo: torchvision's classification and segmentation builders as specs.
 
 ``zoo:NAME`` names a builder of torchvision 0.29 (``resnet50``,
-``convnext_tiny``...). Behind each name there is one spec per family in
+``convnext_tiny``, ``deeplabv3_resnet50``...), or ``resnet50_fpn``,
+the feature pyramid torchvision's ``resnet_fpn_backbone("resnet50")``
+builds. Behind each name there is one spec per family in
 ``specs/zoo/`` and the network parameters that make the variant; the
 numbers of every variant are checked against torchvision's
-(tests/reference/zoo.json, tests/test_zoo.py).
+(tests/reference/zoo.json, tests/test_zoo.py; the networks with several
+outputs or auxiliary heads: tests/reference/zoo_dense.json,
+tests/test_zoo_dense.py). Keyword arguments take torchvision's names
+(``aux_loss=True``, ``aux_logits=True``).
 
 >>> load_zoo("resnet18").params
 11689512
@@ -46,6 +51,11 @@ _EFFICIENTNET = {"b0": (1.0, 1.0, 0.2), "b1": (1.0, 1.1, 0.2), "b2": (1.1, 1.2, 
                  "b3": (1.2, 1.4, 0.3), "b4": (1.4, 1.8, 0.4), "b5": (1.6, 2.2, 0.4),
                  "b6": (1.8, 2.6, 0.5), "b7": (2.0, 3.1, 0.5)}
 _TF_BN = {"bn_eps": 0.001, "bn_momentum": 0.01}
+# torchvision.models.segmentation: 21 classes (Pascal VOC), no auxiliary head unless
+# aux_loss=True; ResNet dilates its last two stages (output stride 8), MobileNetV3 its last
+_SEGMENTATION = {"classes": 21, "aux_loss": False}
+_DILATED_RESNET = {**_BOTTLENECK, **_SEGMENTATION, "dilate": (False, True, True)}
+_DILATED_MOBILENET = {"arch": "large", "dilated": True, **_SEGMENTATION}
 ZOO: dict[str, tuple[str, dict]] = {
     "alexnet": ("alexnet.cnn", {}),
     **{f"convnext_{name}": ("convnext.cnn", {"dims": dims, "depths": depths,
@@ -69,8 +79,17 @@ ZOO: dict[str, tuple[str, dict]] = {
     **{f"efficientnet_v2_{name}": ("efficientnet.cnn", {"arch": f"v2_{name}", "dropout": dropout,
                                                         "bn_eps": 0.001})
        for name, dropout in (("s", 0.2), ("m", 0.3), ("l", 0.4))},
+    "deeplabv3_mobilenet_v3_large": ("mobilenet_v3.cnn", {**_DILATED_MOBILENET,
+                                                          "head": "deeplabv3"}),
+    "deeplabv3_resnet50": ("resnet.cnn", {**_DILATED_RESNET, "layers": (3, 4, 6, 3),
+                                          "head": "deeplabv3"}),
+    "deeplabv3_resnet101": ("resnet.cnn", {**_DILATED_RESNET, "layers": (3, 4, 23, 3),
+                                           "head": "deeplabv3"}),
+    "fcn_resnet50": ("resnet.cnn", {**_DILATED_RESNET, "layers": (3, 4, 6, 3), "head": "fcn"}),
+    "fcn_resnet101": ("resnet.cnn", {**_DILATED_RESNET, "layers": (3, 4, 23, 3), "head": "fcn"}),
     "googlenet": ("googlenet.cnn", {}),
     "inception_v3": ("inception_v3.cnn", {}),
+    "lraspp_mobilenet_v3_large": ("mobilenet_v3.cnn", {**_DILATED_MOBILENET, "head": "lraspp"}),
     "mnasnet0_5": ("mnasnet.cnn", {"alpha": 0.5}),
     "mnasnet0_75": ("mnasnet.cnn", {"alpha": 0.75}),
     "mnasnet1_0": ("mnasnet.cnn", {"alpha": 1.0}),
@@ -85,6 +104,9 @@ ZOO: dict[str, tuple[str, dict]] = {
     "resnet34": ("resnet.cnn", {**_BASIC, "layers": (3, 4, 6, 3)}),
     "resnet50": ("resnet.cnn", {**_BOTTLENECK, "layers": (3, 4, 6, 3)}),
     "resnet101": ("resnet.cnn", {**_BOTTLENECK, "layers": (3, 4, 23, 3)}),
+    # torchvision's resnet_fpn_backbone("resnet50"): Faster R-CNN's backbone and pyramid
+    "resnet50_fpn": ("resnet.cnn", {**_BOTTLENECK, "layers": (3, 4, 6, 3), "head": "fpn",
+                                    "frozen_bn": True}),
     "resnet152": ("resnet.cnn", {**_BOTTLENECK, "layers": (3, 8, 36, 3)}),
     "resnext50_32x4d": ("resnet.cnn", {**_BOTTLENECK, "layers": (3, 4, 6, 3),
                                        "groups": 32, "width_per_group": 4}),

@@ -8,8 +8,8 @@ with the affine.
 
 from __future__ import annotations
 
-from .base import (POINTWISE, Arg, Bool, Ctor, Float, Int, Op, ShapeError, Window, numel,
-                   register, spatial)
+from .base import (POINTWISE, Arg, ArgError, Bool, Ctor, Float, Int, Op, ShapeError, Window,
+                   numel, register, spatial)
 
 # torchvision's LayerNorm2d (ConvNeXt): layer norm over the channels of an NCHW
 # tensor, as nn.LayerNorm(C) on the channels-last view; weight and bias as nn.LayerNorm's.
@@ -22,6 +22,28 @@ class LayerNorm2d(nn.LayerNorm):
         x = torch.nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias,
                                            self.eps)
         return x.permute(0, 3, 1, 2)
+'''
+
+# torchvision's FrozenBatchNorm2d (torchvision.ops.misc; resnet_fpn_backbone's default norm):
+# batch norm whose statistics and affine are buffers, in nn.BatchNorm2d's order less the
+# batch counter, so transfer_weights pairs it with torchvision's by position.
+FROZEN_BATCH_NORM = '''\
+class FrozenBatchNorm2d(nn.Module):
+    """Batch norm with fixed statistics and affine, all four buffers (torchvision's)."""
+
+    def __init__(self, num_features: int, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+        self.register_buffer("weight", torch.ones(num_features))
+        self.register_buffer("bias", torch.zeros(num_features))
+        self.register_buffer("running_mean", torch.zeros(num_features))
+        self.register_buffer("running_var", torch.ones(num_features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = (1, -1) + (1,) * (x.dim() - 2)
+        scale = self.weight * (self.running_var + self.eps).rsqrt()
+        bias = self.bias - self.running_mean * scale
+        return x * scale.reshape(shape) + bias.reshape(shape)
 '''
 
 
@@ -55,21 +77,35 @@ class BatchNorm(Op):
     aliases = ("bn", "batch_norm")
     family = "norm"
     saved = ("input",)  # plus per-channel mean and inverse std, negligible
-    doc = "Batch normalization over channels (nn.BatchNorm2d, or BatchNorm1d on features)."
+    doc = ("Batch normalization over channels (nn.BatchNorm2d, or BatchNorm1d on features); "
+           "`frozen=true` is torchvision's FrozenBatchNorm2d: statistics and affine fixed, "
+           "four buffers and no parameters (detection backbones).")
     example = ('input [3, 8, 8]\n'
-               'conv(16, k=3, p=1, bias=false) bn relu')
+               'conv(16, k=3, p=1, bias=false) bn relu\n'
+               'conv(16, k=3, p=1, bias=false) bn(frozen=true) relu')
     shape_doc = "same as the input"
     args = (
         Arg("eps", Float(min=0.0, max=1.0), 1e-5),
         Arg("momentum", Float(min=0.0, max=1.0), 0.1),
         Arg("affine", Bool(), True),
+        Arg("frozen", Bool(), False),
     )
+
+    def validate(self, a):
+        if a["frozen"] and not a["affine"]:
+            raise ArgError("a frozen batch norm always has its affine (weight and bias buffers)",
+                           arg="affine", help="drop `affine=false`, or `frozen=true`")
+
+    def saves(self, a):
+        return () if a["frozen"] else self.saved  # a fixed scale: the gradient needs no input
 
     def shape(self, a, ins):
         return ins[0]
 
     def params(self, a, ins, out):
         c = ins[0][0]
+        if a["frozen"]:  # weight, bias, running_mean, running_var: buffers all
+            return 0, 4 * c
         # running_mean, running_var and the num_batches_tracked counter
         return (2 * c if a["affine"] else 0), 2 * c + 1
 
@@ -85,6 +121,8 @@ class BatchNorm(Op):
         kwargs = {}
         if a["eps"] != 1e-5:
             kwargs["eps"] = a["eps"]
+        if a["frozen"]:
+            return Ctor("FrozenBatchNorm2d", (ins[0][0],), kwargs, source=FROZEN_BATCH_NORM)
         if a["momentum"] != 0.1:
             kwargs["momentum"] = a["momentum"]
         if not a["affine"]:
@@ -92,7 +130,7 @@ class BatchNorm(Op):
         return Ctor("BatchNorm2d" if len(ins[0]) == 3 else "BatchNorm1d", (ins[0][0],), kwargs)
 
     def label(self, a):
-        return "batchnorm"
+        return "frozen batchnorm" if a["frozen"] else "batchnorm"
 
 
 @register

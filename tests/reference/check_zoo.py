@@ -67,7 +67,8 @@ def check(name: str, reference: dict) -> list[str]:
 def main(names: list[str]) -> int:
     reference = json.loads((HERE / "zoo.json").read_text())["models"]
     failed = 0
-    for name in names or sorted(ZOO):
+    # zoo.json's builders; the segmentation ones and the feature pyramid are check_dense.py's
+    for name in names or sorted(set(ZOO) & set(reference)):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
