@@ -86,7 +86,7 @@ class Elaborator:
         self.max_nodes = max_nodes
         self.graph = nx.DiGraph()
         self.diagnostics: list[Diagnostic] = []
-        self.reported: set[Diagnostic] = set()
+        self.reported: dict = {}  # an error's text -> [its index, the other call chains]
         self.blocks: dict[str, n.Block] = {}
         self.steps = 0
         self.max_steps = 10 * max_nodes + 10_000
@@ -152,6 +152,7 @@ class Elaborator:
 
     def _failure(self) -> CnnError:
         """The error to raise; it carries the graph built so far (for `draw --partial`)."""
+        self._count_repeats()
         err = CnnError(self.diagnostics, self.sources)
         err.graph = self.graph  # poisoned nodes have shape None
         return err
@@ -160,10 +161,21 @@ class Elaborator:
         chain = shortened(frame.chain) if frame else ()
         d = Diagnostic(code, message, span, label, tuple(notes) + chain, help)
         # A loop or a block called many times repeats its errors word for
-        # word: report each once.
-        if d not in self.reported:
-            self.reported.add(d)
+        # word: report each once, at its first call, counting the others.
+        key = (code, message, span, label, tuple(notes), help)
+        if key not in self.reported:
+            self.reported[key] = [len(self.diagnostics), set()]
             self.diagnostics.append(d)
+        elif chain and chain != self.diagnostics[self.reported[key][0]].notes[len(notes):]:
+            self.reported[key][1].add(chain)
+
+    def _count_repeats(self) -> None:
+        """Add to each error that other block calls repeated how many calls did."""
+        for index, chains in self.reported.values():
+            if chains:
+                k = len(chains)
+                self.diagnostics[index] = self.diagnostics[index].with_notes(
+                    f"the same error comes from {k} other call{'s' if k != 1 else ''}")
 
     def _network_params(self) -> dict:
         env = {}
@@ -262,6 +274,9 @@ class Elaborator:
         return cur
 
     def _from(self, s: n.From, cur, scope, frame, depth):
+        passed = frame.env.get(s.name)
+        if isinstance(passed, TensorName):  # a block parameter bound to a tensor: `up(skip=x)`
+            return passed.node
         if s.name not in frame.tensors:
             self._error("E0211", f"no tensor named `{s.name}`", s.span,
                         help=suggest(s.name, frame.tensors) or "name a tensor with `-> name` first",
@@ -605,10 +620,12 @@ class Elaborator:
             try:
                 shape = op.shape(args, shapes)
             except ShapeError as err:
-                where = span
+                where, notes = span, err.notes
                 if err.culprit is not None and paths is not None:
                     where = paths[err.culprit].span
-                self._error(err.code, err.message, where, err.label, err.help, err.notes, frame)
+                    notes += tuple(f"the path at {paths[i].span} yields {fmt_shape(shapes[i])} "
+                                   "too" for i in err.also)
+                self._error(err.code, err.message, where, err.label, err.help, notes, frame)
                 shape = None
             else:
                 if any(d < 1 for d in shape):

@@ -318,7 +318,7 @@ def min_input_text(net, sizes) -> str:
     doc = min_input_json(net, sizes)
     shape = "none found" if doc["shape"] is None else fmt_shape(doc["shape"])
     return (f"minimum input {shape}: {doc['rule'][0]}; {doc['rule'][1]} "
-            f"(every layer non-empty, every merge lined up)")
+            f"(every layer non-empty, every merge lined up, every pool reading its input whole)")
 
 
 # ------------------------------------------------------------------ the zoo

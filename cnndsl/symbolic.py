@@ -1,4 +1,4 @@
-"""Sizes as formulas of the input's height and width, and the valid input sizes.
+"""Sizes as formulas of the input's height and width.
 
 Every sliding window maps a length ``n`` to ``floor((n + 2p - k) / s) + 1``
 (``k`` the dilated extent), or with ceil mode to
@@ -12,31 +12,25 @@ layer's height is exactly ``floor((H + b) / m)``: a :class:`Length`, with
 ops' windows over a graph elaborated at one concrete size (blocks that
 branch on ``in.height`` are taken as they went at that size).
 
-The valid inputs are solved, not searched (a scan would have to cover the
-period, which doubles with every stride-2 layer). Every layer is non-empty
-from ``max(m - b)`` on. A merge lines up where all its paths give the same
-``q``: ``floor((n + b_j) / m_j) == q`` puts ``n`` in
-``[q*m_j - b_j, q*m_j - b_j + m_j - 1]``, so the sizes where a merge lines
-up are a union of intervals, one per ``q``, and the ``q`` that give a
-non-empty interval form a range found from the paths two by two. Paths of
-one stride line up for every ``q`` (the condition repeats with the
-stride: a congruence); paths of different strides only for finitely many.
-The smallest input is where every merge's next valid size agrees, found
-by jumping from one merge's next interval to the next. The valid sizes
-repeat with period ``lcm(m)``, which gives the divisibility rule (a U-Net
-of four 2x pools needs ``H`` divisible by 16).
+Ops that are not sliding windows say how they resize
+(``Op.resize``: ``floor((a*n + c) / d)`` of an input's length, or of the
+length of the tensor named by ``to=``). A crop keeps the form; an
+upsampling or a transposed conv multiplies, which ``floor((H + b) / m)``
+cannot say: such a length is a :class:`Chain` of steps
+``x -> floor((a*x + b) / d)``, merged where the floors allow, printed as
+nested floors (``16*floor((H + 4)/16) - 184`` after a U-Net's last
+up-convolution). Every printed formula is exact.
+
+The valid input sizes (``--min-input``) are cnndsl/input_sizes.py's.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import lcm
+from fractions import Fraction
+from math import gcd
 
 from .ops import GLOBAL
-from .ops.base import window_out
-
-SEARCH_LIMIT = 1_000_000  # merge checks before giving up on a first valid size (about 1 s)
-LIST_LIMIT = 4096  # residues are listed for periods up to this, described by congruences beyond
 
 
 @dataclass(frozen=True)
@@ -49,18 +43,31 @@ class Length:
 
     def through(self, window, axis: int) -> "Length":
         """The length after ``window`` (an op's :class:`Window`) along ``axis``."""
-        k, s = window.k[axis], window.s[axis]  # k is the extent, dilation included
         if self.const is not None:
             return Length(const=window.out(axis, self.const))
-        if window.ceil:  # min(ceil((n + 2p - k) / s) + 1, ceil((n + p) / s)): the smaller offset
-            p = window.p[axis]  # symmetric: the ops refuse ceil with per-side padding
-            step = min(2 * p - k + 2 * s - 1, p + s - 1)
-        else:  # floor((n + before + after - k) / s) + 1; `same` is ceil(n / s): total k - 1
-            step = window.total_padding(axis) - k + s
+        step, s = window_step(window, axis)
         return Length(self.b + step * self.m, self.m * s)
+
+    def resized(self, r) -> "Length | Chain":
+        """The length after an op's :class:`~cnndsl.ops.geometry.Resize`."""
+        if self.const is not None:
+            return Length(const=r.at(self.const))
+        if r.mul == 1 and r.div == 1:  # floor((X + b) / m) + c = floor((X + b + c*m) / m)
+            return Length(self.b + r.add * self.m, self.m)
+        return Chain(((1, self.b, self.m),)).then(r.mul, r.add, r.div)
 
     def at(self, n: int) -> int:
         return self.const if self.const is not None else (n + self.b) // self.m
+
+    @property
+    def period(self) -> int:
+        return 1 if self.const is not None else self.m
+
+    def bounds(self) -> tuple:
+        """(slope, top, spread): ``slope*n + top - spread < at(n) <= slope*n + top``."""
+        if self.const is not None:
+            return Fraction(0), Fraction(self.const), Fraction(0)
+        return Fraction(1, self.m), Fraction(self.b, self.m), Fraction(1)
 
     def format(self, symbol: str) -> str:
         if self.const is not None:
@@ -68,9 +75,105 @@ class Length:
         return _term(self.b, self.m, symbol)
 
 
+def window_step(window, axis: int) -> tuple[int, int]:
+    """(c, s): a window maps a length n to floor((n + c) / s), exactly."""
+    k, s = window.k[axis], window.s[axis]  # k is the extent, dilation included
+    if window.ceil:  # min(ceil((n + 2p - k) / s) + 1, ceil((n + p) / s)): the smaller offset
+        p = window.p[axis]  # symmetric: the ops refuse ceil with per-side padding
+        return min(2 * p - k + 2 * s - 1, p + s - 1), s
+    # floor((n + before + after - k) / s) + 1; `same` is ceil(n / s): total k - 1
+    return window.total_padding(axis) - k + s, s
+
+
+def _reduce(a: int, b: int, d: int) -> tuple[int, int, int]:
+    """floor((a x + b) / d) with a and d coprime: a x is a multiple of g = gcd(a, d),
+    so it equals floor((a/g x + floor(b/g)) / (d/g))."""
+    g = gcd(a, d)
+    return a // g, b // g, d // g
+
+
+@dataclass(frozen=True)
+class Chain:
+    """A length through upsampling: ``x -> floor((a*x + b) / d)`` step after step from
+    the input's length (an upsampling multiplies, which ``floor((X + b) / m)`` cannot say).
+    Adjacent steps merge where floors allow (``d == 1``, or ``a == 1`` in the next);
+    a chain of one step ``(1, b, m)`` is a :class:`Length`."""
+
+    steps: tuple  # ((a, b, d), ...), a >= 1, d >= 1
+    const = None
+
+    def then(self, a: int, b: int, d: int) -> "Length | Chain":
+        *rest, (a1, b1, d1) = self.steps
+        if d1 == 1:  # floor((a*(a1 x + b1) + b) / d)
+            merged = [_reduce(a * a1, a * b1 + b, d)]
+        elif a == 1:  # floor((floor((a1 x + b1) / d1) + b) / d) = floor((a1 x + b1 + b*d1) / (d1*d))
+            merged = [_reduce(a1, b1 + b * d1, d1 * d)]
+        else:
+            merged = [(a1, b1, d1), _reduce(a, b, d)]
+        steps = tuple(rest) + tuple(merged)
+        if len(steps) == 1 and steps[0][0] == 1:
+            return Length(steps[0][1], steps[0][2])
+        return Chain(steps)
+
+    def through(self, window, axis: int) -> "Length | Chain":
+        step, s = window_step(window, axis)
+        return self.then(1, step, s)
+
+    def resized(self, r) -> "Length | Chain":
+        return self.then(r.mul, r.add, r.div)
+
+    def at(self, n: int) -> int:
+        for a, b, d in self.steps:
+            n = (a * n + b) // d
+        return n
+
+    @property
+    def period(self) -> int:
+        """The smallest P with at(n + P) = at(n) + slope*P for every n: each step's
+        numerator must move by a multiple of its divisor."""
+        period = 1
+        while True:
+            move = period
+            for a, _, d in self.steps:
+                if a * move % d:
+                    period *= d // gcd(d, a * move)
+                    break
+                move = a * move // d
+            else:
+                return period
+
+    def bounds(self) -> tuple:
+        slope, top, spread = Fraction(1), Fraction(0), Fraction(0)
+        for a, b, d in self.steps:
+            slope, top, spread = slope * a / d, (top * a + b) / d, spread * a / d + 1
+        return slope, top, spread
+
+    def format(self, symbol: str) -> str:
+        core, offset = symbol, 0  # the value is core + offset
+        for a, b, d in self.steps:
+            scaled = core if a == 1 else f"{a}*{_group(core)}"
+            core, offset = _term_parts(a * offset + b, d, _group(scaled) if d > 1 else scaled)
+        return _plus(core, offset)
+
+
+def _group(text: str) -> str:
+    """``text`` in parentheses if it has a space outside them (a sum)."""
+    depth = 0
+    for c in text:
+        depth += (c == "(") - (c == ")")
+        if c == " " and depth == 0:
+            return f"({text})"
+    return text
+
+
 def _term(b: int, m: int, x: str) -> str:
+    return _plus(*_term_parts(b, m, x))
+
+
+def _term_parts(b: int, m: int, x: str) -> tuple[str, int]:
+    """floor((x + b) / m) as a floor or ceil of x and a whole offset."""
     if m == 1:
-        return x if b == 0 else f"{x} {'+' if b > 0 else '-'} {abs(b)}"
+        return x, b
     q, r = divmod(b, m)
     if r == 0:
         core = f"floor({x}/{m})"
@@ -78,6 +181,10 @@ def _term(b: int, m: int, x: str) -> str:
         core, q = f"ceil({x}/{m})", q  # floor((x + m - 1) / m)
     else:
         core = f"floor(({x} + {r})/{m})"
+    return core, q
+
+
+def _plus(core: str, q: int) -> str:
     return core if q == 0 else f"{core} {'+' if q > 0 else '-'} {abs(q)}"
 
 
@@ -92,138 +199,19 @@ def formulas(graph) -> dict:
             out[node] = (Length(), Length())
             continue
         ins = [out[i] for i in data["inputs"]]
-        window = data["op"].window(data["args"])
-        if data["op"].broadcasts and None not in ins:  # a gate of size 1 takes the others' size
+        op, args = data["op"], data["args"]
+        resize = [op.resize(args, axis) for axis in (0, 1)]
+        if op.broadcasts and None not in ins:  # a gate of size 1 takes the others' size
             out[node] = tuple(_wide([i[axis] for i in ins])[0] for axis in (0, 1))
-        elif window == GLOBAL or ins[0] is None:  # sizes fixed by the op (global/adaptive pools)
+        elif resize[0] is not None and ins[resize[0].source] is not None:
+            out[node] = tuple(ins[r.source][axis].resized(r) for axis, r in enumerate(resize))
+        elif resize[0] is not None or ins[0] is None or op.window(args) == GLOBAL:
+            # sizes fixed by the op (global/adaptive pools)
             out[node] = (Length(const=data["shape"][1]), Length(const=data["shape"][2]))
         else:
+            window = op.window(args)
             out[node] = tuple(ins[0][axis].through(window, axis) for axis in (0, 1))
     return out
-
-
-# --------------------------------------------------------------- merges
-
-
-def _ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
-
-
-class _Merge:
-    """Where the paths of one merge give equal lengths: ``n`` in
-    ``[lo(q), hi(q)]`` for ``q`` in ``[first, last]``, with
-    ``lo(q) = max(q*m - b)`` and ``hi(q) = min(q*m - b + m - 1)`` over the paths."""
-
-    def __init__(self, paths: tuple[Length, ...]):
-        consts = {p.const for p in paths if p.const is not None}
-        groups: dict[int, tuple[int, int]] = {}  # stride -> (smallest b, largest b)
-        for p in paths:
-            if p.const is None:
-                low, high = groups.get(p.m, (p.b, p.b))
-                groups[p.m] = (min(low, p.b), max(high, p.b))
-        self.groups = groups
-        first = last = None  # None: unbounded
-        if consts:
-            first = last = min(consts)
-        empty = len(consts) > 1 or any(high - low > m - 1 for m, (low, high) in groups.items())
-        # lo(q) <= hi(q), path by path: q*m_i - b_i <= q*m_j - b_j + m_j - 1.
-        for m_i, (b_i, _) in groups.items():
-            for m_j, (_, b_j) in groups.items():
-                if m_i == m_j:
-                    continue
-                room, slope = b_i - b_j + m_j - 1, m_i - m_j
-                if slope > 0:
-                    last = room // slope if last is None else min(last, room // slope)
-                else:
-                    bound = _ceil_div(room, slope)
-                    first = bound if first is None else max(first, bound)
-        self.empty = empty or (first is not None and last is not None and first > last)
-        self.first, self.last = first, last
-        # Paths of one stride line up again one stride later, for ever.
-        self.periodic = not self.empty and first is None and last is None
-
-    def next_valid(self, n: int) -> int | None:
-        """The smallest size >= n where the paths line up; None if there is none."""
-        if self.empty:
-            return None
-        # The smallest q whose interval reaches n: hi(q) >= n.
-        q = max(_ceil_div(n + high - m + 1, m) for m, (_, high) in self.groups.items()) \
-            if self.groups else self.first
-        if self.first is not None:
-            q = max(q, self.first)
-        if self.last is not None and q > self.last:
-            return None
-        return max([n] + [q * m - low for m, (low, _) in self.groups.items()])
-
-    def congruence(self) -> tuple[int, int, int]:
-        """(m, r, w) of a periodic merge: it lines up where ``n mod m`` is one of
-        ``r, r + 1, ..., r + w`` (mod m)."""
-        (m, (low, high)), = self.groups.items()
-        return m, -low % m, m - 1 - (high - low)
-
-
-# ------------------------------------------------------------ the answer
-
-
-@dataclass(frozen=True)
-class AxisRange:
-    """The valid sizes of one input axis."""
-
-    minimum: int | None  # None: no size is valid (or none was found, see `gave_up`)
-    period: int  # the valid sizes repeat with this period from the minimum on
-    residues: tuple[int, ...] | None  # valid sizes mod period; None: period too long to list
-    periodic: bool = True  # False where merged paths have different strides
-    congruences: tuple[tuple[int, int, int], ...] = ()  # (m, r, w): n mod m in r..r+w
-    gave_up: bool = False  # the search stopped before it found or ruled out a size
-
-    def rule(self, symbol: str) -> str:
-        if self.minimum is None:
-            return (f"no {symbol} found in {SEARCH_LIMIT:,} steps of the search" if self.gave_up
-                    else f"no {symbol} is valid")
-        text = f"{symbol} >= {self.minimum}"
-        if not self.periodic:
-            return text + " (paths of different strides line up only at some sizes)"
-        if self.residues is None:
-            return ", ".join([text] + [_congruence(c, symbol) for c in self.congruences])
-        if len(self.residues) == self.period:
-            return text
-        if len(self.residues) == 1:
-            r = self.residues[0]
-            return text + (f", {symbol} divisible by {self.period}" if r == 0 else
-                           f", {symbol} = {r} mod {self.period}")
-        return text + f", {symbol} mod {self.period} in {{{', '.join(map(str, self.residues))}}}"
-
-    def to_json(self) -> dict:
-        return {"min": self.minimum, "period": self.period,
-                "residues": None if self.residues is None else list(self.residues),
-                "periodic": self.periodic,
-                # size mod modulus in from..to (wrapping past modulus - 1 when to < from)
-                "congruences": [{"modulus": m, "from": r, "to": (r + w) % m}
-                                for m, r, w in self.congruences]}
-
-
-def _congruence(c: tuple[int, int, int], symbol: str) -> str:
-    m, r, w = c
-    if w == 0:
-        return f"{symbol} divisible by {m}" if r == 0 else f"{symbol} = {r} mod {m}"
-    end = (r + w) % m
-    wrapped = f"{r}..{m - 1} or 0..{end}" if end < r else f"{r}..{end}"
-    return f"{symbol} mod {m} in {wrapped}"
-
-
-def valid_sizes(graph, table: dict | None = None) -> tuple[AxisRange, AxisRange] | None:
-    """The valid heights and widths of the input, or None for a flat input."""
-    table = formulas(graph) if table is None else table
-    if table.get("input") is None:
-        return None
-    axes = []
-    for axis in (0, 1):
-        lengths = {f[axis] for f in table.values() if f is not None}
-        merges = {_merged(data, table, axis) for node, data in graph.nodes(data=True)
-                  if len(data["inputs"]) > 1 and table[node] is not None}
-        merges = {m for m in merges if len(set(m)) > 1}
-        axes.append(_axis_range(lengths, merges))
-    return tuple(axes)
 
 
 def _wide(lengths: list) -> list:
@@ -231,63 +219,8 @@ def _wide(lengths: list) -> list:
     return [x for x in lengths if x != Length(const=1)] or lengths
 
 
-def _merged(data, table: dict, axis: int) -> tuple[Length, ...]:
-    """The lengths a merge needs equal. A merge that broadcasts (`mul`) takes a
-    path of size 1 (a global pool's gate) at any size: it needs only the others
-    equal. (A path that is 1 only at some small size is taken as not broadcast:
-    the answer may then be a little stricter than torch.)"""
-    paths = tuple(table[i][axis] for i in data["inputs"])
-    return tuple(_wide(list(paths))) if data["op"].broadcasts else paths
-
-
-def _axis_range(lengths: set, merges: set) -> AxisRange:
-    period = 1
-    for length in lengths:
-        if length.const is None:
-            period = lcm(period, length.m)
-    conditions = [_Merge(paths) for paths in merges]
-    periodic = all(c.periodic for c in conditions)
-    congruences = tuple(sorted({c.congruence() for c in conditions})) if periodic else ()
-    if any(length.const is not None and length.const < 1 for length in lengths):
-        return AxisRange(None, period, (), periodic, congruences)
-    # Lengths never decrease as n grows, so every layer is non-empty from here on.
-    start = max([1] + [length.m - length.b for length in lengths if length.const is None])
-    # Periodic merges line up again every lcm of their strides: none there, none ever.
-    horizon = start + lcm(*(c.congruence()[0] for c in conditions)) if periodic else None
-    minimum, gave_up = _first_valid(conditions, start, horizon)
-    if minimum is None:
-        return AxisRange(None, period, (), periodic, congruences, gave_up)
-    return AxisRange(minimum, period, _residues(conditions, minimum, period), periodic,
-                     congruences)
-
-
-def _residues(conditions: list, minimum: int, period: int) -> tuple[int, ...] | None:
-    """The valid sizes of one period from the minimum on, mod period; None past
-    LIST_LIMIT (the congruences say it then)."""
-    if period > LIST_LIMIT:
-        return None
-    found, n = set(), minimum
-    while n is not None and n < minimum + period:
-        found.add(n % period)
-        n, gave_up = _first_valid(conditions, n + 1, minimum + period)
-        if gave_up:
-            return None
-    return tuple(sorted(found))
-
-
-def _first_valid(conditions: list, n: int, horizon: int | None) -> tuple[int | None, bool]:
-    """(the smallest size >= n where every merge lines up, gave up); (None, False):
-    there is none (below ``horizon``, where one is given)."""
-    checks = 0
-    while checks < SEARCH_LIMIT:
-        checks += len(conditions) or 1
-        moved = False
-        for c in conditions:
-            nxt = c.next_valid(n)
-            if nxt is None or horizon is not None and nxt >= horizon:
-                return None, False
-            if nxt != n:
-                n, moved = nxt, True
-        if not moved:
-            return n, False
-    return None, True
+def valid_sizes(graph, table: dict | None = None):
+    """The valid heights and widths of the input (cnndsl/input_sizes.py), or None for a
+    flat input."""
+    from .input_sizes import valid_sizes as solve  # noqa: PLC0415 (it builds on this module)
+    return solve(graph, table)

@@ -10,6 +10,7 @@ import pytest
 import cnndsl
 from cnndsl.ops import GLOBAL, INPUT, REGISTRY, Op, ShapeError, Window
 from cnndsl.ops.base import REQUIRED, Choice, Int, Padding, Pair
+from cnndsl.ops.geometry import IndexMap
 
 # torchvision's published numbers, vendored (tests/reference/README.md)
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,7 +94,13 @@ def test_json_totals_are_the_sums_of_layers_and_macs_stay_apart_from_flops():
 # ------------------------------------------------ every op answers every question
 
 
+# Ops whose arguments are all optional but one of them must be given.
+ONE_OF = {"upsample": [2], "crop": [1]}
+
+
 def _example_args(op: Op) -> dict:
+    if op.name in ONE_OF:
+        return op.bind(ONE_OF[op.name], {})
     positional = []
     for a in op.args:
         if a.default is not REQUIRED:
@@ -116,13 +123,17 @@ def _example_inputs(op: Op, args: dict):
 
 
 # Ops whose FLOPs are truly zero, said here so a new op cannot be zero by accident.
-ZERO_FLOPS = {"flatten", "concat", "identity", "input", "pad", "channel_shuffle", "chunk"}
+ZERO_FLOPS = {"flatten", "concat", "identity", "input", "pad", "channel_shuffle", "chunk", "crop"}
 
 
 @pytest.mark.parametrize("op", [*REGISTRY.values(), INPUT], ids=lambda op: op.name)
 def test_every_op_declares_its_cost_window_and_memory_rules(op):
-    for rule in ("flops", "window", "shape"):
+    for rule in ("flops", "shape"):
         assert getattr(type(op), rule) is not getattr(Op, rule), f"`{op.name}` lacks {rule}()"
+    # a sliding window, or (upsampling, transposed conv, crop) its own index map and resize
+    windowed = type(op).index_map is Op.index_map
+    assert type(op).window is not Op.window if windowed else type(op).resize is not Op.resize, \
+        f"`{op.name}` lacks window() (or index_map() and resize())"
     assert op.saved is not None, f"`{op.name}` does not declare what backward keeps"
     if op is INPUT:
         return
@@ -132,5 +143,8 @@ def test_every_op_declares_its_cost_window_and_memory_rules(op):
     trainable, buffers = op.params(args, ins, out)
     assert all(isinstance(v, int) and v >= 0 for v in (flops, macs, trainable, buffers))
     assert (flops == 0) == (op.name in ZERO_FLOPS) or macs > 0, f"`{op.name}` has 0 FLOPs"
-    window = op.window(args)
-    assert window == GLOBAL or isinstance(window, Window)
+    if windowed:
+        window = op.window(args)
+        assert window == GLOBAL or isinstance(window, Window)
+    maps = op.index_map(args, ins, out)
+    assert maps == GLOBAL or len(maps) == 2 and all(isinstance(m, IndexMap) for m in maps)

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
 
+from fractions import Fraction
 from math import lcm
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import cnndsl
 from cnndsl.cli import main
 from cnndsl.ops.base import Window
-from cnndsl.symbolic import AxisRange, Length, _axis_range, _Merge, formulas, valid_sizes
+from cnndsl.ops.geometry import Resize
+from cnndsl.passes.lint import unread_pixels
+from cnndsl.input_sizes import AxisRange, _axis_range, _Merge, _scan_range, valid_sizes
+from cnndsl.symbolic import Length, formulas
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted(str(p.relative_to(ROOT)) for p in [*ROOT.glob("specs/*.cnn"),
@@ -29,11 +34,12 @@ def _at_repository_root(monkeypatch):
 
 
 def _fits(path, shape) -> bool:
+    """Valid as --min-input means it: no error, and no pool discarding pixels (W0302)."""
     try:
-        cnndsl.load(path, input_shape=shape)
-        return True
+        net = cnndsl.load(path, input_shape=shape)
     except cnndsl.CnnError:
         return False
+    return not any(w.code == "W0302" for w in net.warnings)
 
 
 @pytest.mark.parametrize("path", SPECS)
@@ -84,10 +90,10 @@ def test_divisibility_that_keeps_merges_lined_up():
 
 def _fits_text(text, shape):
     try:
-        cnndsl.loads(text, input_shape=shape)
-        return True
+        net = cnndsl.loads(text, input_shape=shape)
     except cnndsl.CnnError:
         return False
+    return not any(w.code == "W0302" for w in net.warnings)
 
 
 def _window(k, s, p, ceil):
@@ -167,7 +173,7 @@ def test_check_imports_neither_torch_nor_graphviz():
 def test_min_input_of_a_deep_stride_stack_is_solved():
     """The period doubles with every stride-2 layer: 2**40 here. A scan of it never
     ended; the answer is arithmetic."""
-    net = cnndsl.loads("network t\ninput [1, 8, 8]\nrepeat 40 { maxpool(k=1, s=2) }\n")
+    net = cnndsl.loads("network t\ninput [1, 8, 8]\nrepeat 40 { conv(1, k=1, s=2) }\n")
     height, width = valid_sizes(net.graph)
     assert (height.minimum, height.period, height.rule("H")) == (1, 2**40, "H >= 1")
     assert height.residues is None  # 2**40 residues are not listed
@@ -360,3 +366,161 @@ def test_formulas_of_padding_and_gates_equal_elaboration(body):
                 assert (lengths[0].at(n), lengths[1].at(n + 1)) == graph.nodes[node]["shape"][1:]
                 checked += 1
     assert checked > 100
+
+
+# ---------------------------------------- through upsampling (issue 10): U-Net and FCN
+
+# The U-Net of Ronneberger et al. (2015) with 2 channels: 3x3 valid convs, 2x2 max
+# pools, 2x2 up-convolutions of stride 2, the skip cropped to the up-convolution's size.
+UNET = """network unet
+input [2, 572, 572]
+block two() { conv(2, k=3) relu conv(2, k=3) relu }
+two() -> s1
+maxpool(k=2, s=2) two() -> s2
+maxpool(k=2, s=2) two() -> s3
+maxpool(k=2, s=2) two() -> s4
+maxpool(k=2, s=2) two()
+conv_transpose(2, k=2, s=2) -> u4
+concat { path { from s4 crop(to=u4) } path { } } two()
+conv_transpose(2, k=2, s=2) -> u3
+concat { path { from s3 crop(to=u3) } path { } } two()
+conv_transpose(2, k=2, s=2) -> u2
+concat { path { from s2 crop(to=u2) } path { } } two()
+conv_transpose(2, k=2, s=2) -> u1
+concat { path { from s1 crop(to=u1) } path { } } two()
+conv(2, k=1)
+"""
+
+
+def test_unet_takes_572_and_not_571():
+    """Every 2x2 pool must see an even size (the paper): 572 = 12 mod 16 is valid, 571
+    leaves a row unread (W0302); the smallest is 188."""
+    height, width = valid_sizes(cnndsl.loads(UNET).graph)
+    assert height.rule("H") == "H >= 188, H = 12 mod 16" and width.minimum == 188
+    assert _fits_text(UNET, (2, 572, 572)) and not _fits_text(UNET, (2, 571, 572))
+    for h in range(150, 240):  # a scan agrees with the answer
+        assert _fits_text(UNET, (2, h, 188)) == (h >= 188 and h % 16 == 12), h
+
+
+def test_cli_min_input_of_a_unet(capsys, tmp_path):
+    spec = tmp_path / "unet.cnn"
+    spec.write_text(UNET)
+    code, out = _run(capsys, "check", str(spec), "--min-input")
+    assert code == 0
+    assert "minimum input 2x188x188: H >= 188, H = 12 mod 16; W >= 188, W = 12 mod 16" in out.out
+    code, out = _run(capsys, "check", str(spec), "--input", "2xHxW", "--json")
+    layers = {layer["name"]: layer for layer in json.loads(out.out)["layers"]}
+    assert layers["conv_transpose_4"]["size"] == ["16*floor((H + 4)/16) - 184",
+                                                  "16*floor((W + 4)/16) - 184"]
+
+
+def _evaluate(formula: str, symbol: str, n: int) -> int:
+    """A printed formula at ``symbol = n``, in exact fractions."""
+    return eval(formula, {"floor": math.floor, "ceil": math.ceil,  # noqa: S307 (our formula)
+                          symbol: Fraction(n)})
+
+
+# Decoders: upsampling, transposed convs, crops, FCN's upsampling to the input's size.
+@pytest.mark.parametrize("body", [
+    "conv(2, k=3, s=2, p=1) upsample(2) conv(2, k=3) upsample((3, 2)) maxpool(k=2, s=2)",
+    "conv(2, k=3) -> a\nmaxpool(k=2, s=2) conv_transpose(2, k=3, s=2, p=1, op=1) -> b\n"
+    "from a crop(to=b) crop(((1, 0), (0, 2)))",
+    'conv(2, k=7, s=4, p=3) conv(2, k=3, s=2, p=1) upsample(mode="bilinear", to=input) '
+    "conv_transpose(2, k=4, s=3, d=2)",
+    "avgpool(k=3, s=3) upsample(3) add { path { } path { conv(2, k=3, p=1) } }",
+])
+def test_formulas_through_upsampling_equal_elaboration(body):
+    text = f"network t\ninput [2, 64, 64]\n{body}\n"
+    net = cnndsl.loads(text)
+    table = formulas(net.graph)
+    checked = 0
+    for n in range(1, 80):
+        try:
+            graph = cnndsl.loads(text, input_shape=(2, n, n + 3)).graph
+        except cnndsl.CnnError:
+            continue
+        for node, lengths in table.items():
+            if lengths is None:
+                continue
+            assert (lengths[0].at(n), lengths[1].at(n + 3)) == graph.nodes[node]["shape"][1:]
+            for axis, (symbol, size) in enumerate((("H", n), ("W", n + 3))):
+                shown = lengths[axis].format(symbol)  # the printed formula says the same
+                assert _evaluate(shown, symbol, size) == lengths[axis].at(size), shown
+            checked += 1
+    assert checked > 100
+    height, width = valid_sizes(net.graph, table)
+    for n in range(1, 80):  # --min-input's answer is the first size that checks cleanly
+        assert _fits_text(text, (2, n, width.minimum)) == (
+            n >= height.minimum and (height.residues is None or n % height.period in height.residues)), n
+
+
+_RESIZES = st.one_of(
+    st.builds(lambda b, s: Resize(1, b, s), st.integers(-4, 2), st.sampled_from([1, 2, 3])),
+    st.builds(lambda f: Resize(f), st.sampled_from([2, 3])),  # nearest x f
+    st.builds(lambda s, c: Resize(s, c), st.sampled_from([1, 2]), st.integers(-2, 2)))  # deconv
+
+
+@st.composite
+def _decoder_lengths(draw):
+    """A trunk of windows and resizes, and merges and crops between two of its points."""
+    trunk = [Length()]
+    for r in draw(st.lists(_RESIZES, min_size=1, max_size=5)):
+        trunk.append(trunk[-1].resized(r))
+    merges, crops = set(), set()
+    for _ in range(draw(st.integers(0, 2))):
+        a, b = draw(st.sampled_from(trunk)), draw(st.sampled_from(trunk))
+        if a != b:
+            (crops.add((a, b)) if draw(st.booleans()) else merges.add((a, b)))
+    return set(trunk), merges, crops
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(_decoder_lengths())
+def test_scan_through_upsampling_equals_brute_force(stack):
+    lengths, merges, crops = stack
+    found = _scan_range(lengths, merges, crops, set())
+
+    def ok(n):
+        return (all(x.at(n) >= 1 for x in lengths)
+                and all(a.at(n) == b.at(n) for a, b in merges)
+                and all(a.at(n) <= b.at(n) for a, b in crops))
+
+    first = next((n for n in range(1, 3000) if ok(n)), None)
+    assert found.minimum == first, (found, first)
+    if first is not None and found.residues is not None:
+        assert found.residues == tuple(sorted({n % found.period for n in
+                                               range(first + 500, first + 500 + found.period)
+                                               if ok(n)}))
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(_WINDOWS, st.booleans(), st.booleans()), min_size=1, max_size=4))
+def test_pools_read_whole_where_a_scan_says(layers):
+    """A pool's condition (W0302 quiet), solved as a congruence, against a scan of
+    unread_pixels over the sizes; with `same` padding too."""
+    trunk, pools = Length(), set()
+    for (k, s, p, _), pool, same in layers:
+        window = Window((k, k), (s, s), (0, 0), same=True) if same else _window(k, s, p, False)
+        if pool:
+            pools.add((trunk, window, 0))
+        trunk = trunk.through(window, 0)
+    lengths = {trunk} | {length for length, _, _ in pools}
+    assume(lcm(*(x.m for x in lengths)) <= 500)
+    solved = _axis_range(lengths, set(), pools)
+
+    def ok(n):
+        return all(x.at(n) >= 1 for x in lengths) and \
+            all(unread_pixels(w, 0, x.at(n)) == 0 for x, w, _ in pools)
+
+    first = next((n for n in range(1, 3000) if ok(n)), None)
+    assert solved.minimum == first
+    if first is not None:
+        assert solved.residues == tuple(sorted({n % solved.period for n in
+                                                range(first, first + solved.period) if ok(n)}))
+
+
+def test_a_pool_of_two_wants_an_even_size():
+    text = "network t\ninput [1, 32, 32]\nconv(1, k=3) maxpool(k=2, s=2)\n"
+    height, _ = valid_sizes(cnndsl.loads(text).graph)
+    assert height.rule("H") == "H >= 4, H divisible by 2"
+    assert [h for h in range(1, 12) if _fits_text(text, (1, h, 4))] == [4, 6, 8, 10]

@@ -5,7 +5,7 @@ name or alias.
 """
 
 # Registration, in the order of the layer reference (docs/language.md).
-from . import activation, conv, linear, merge, norm, pool, padding, channel, scale  # noqa: F401, I001
+from . import activation, conv, linear, merge, norm, pool, resample, padding, channel, scale  # noqa: F401, I001
 from .input import INPUT
 from .base import (GLOBAL, NAMES, POINTWISE, REGISTRY, ArgError, Ctor, Op, Param, ShapeError,
                    Window)

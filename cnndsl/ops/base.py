@@ -5,12 +5,22 @@ Each layer type is a subclass of :class:`Op` registered with
 aliases) and answers every question a pass or backend asks: its output
 shape, its receptive-field window, its parameters, MACs and FLOPs, its
 torch constructor and its drawing label. Passes never test an op's name.
+
+Geometry: a sliding window answers :meth:`Op.window`, from which the
+receptive field (:meth:`Op.index_map`, which input units each output
+unit reads) and the size formulas follow. Ops that are not windows
+(upsampling, transposed convolution, crops) answer ``index_map`` and
+:meth:`Op.resize` (their output length) themselves, from the shapes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
+
+# Windows and their rules live with the rest of the geometry; importable from here as always.
+from .geometry import (GLOBAL, POINTWISE, Window, extent, same_padding, window_map,  # noqa: F401
+                       window_out)
 
 Shape = tuple  # (C, H, W) or (features,); the batch axis is implicit
 
@@ -27,10 +37,11 @@ class ShapeError(Exception):
     """An input shape the op cannot take. ``culprit`` names the offending input."""
 
     def __init__(self, message: str, code: str = "E0304", label: str = "", help: str = "",
-                 notes: tuple = (), culprit: int | None = None):
+                 notes: tuple = (), culprit: int | None = None, also: tuple = ()):
         super().__init__(message)
         self.message, self.code, self.label, self.help = message, code, label, help
         self.notes, self.culprit = notes, culprit
+        self.also = also  # other inputs at fault, as the culprit is
 
 
 def fmt_shape(shape) -> str:
@@ -221,6 +232,19 @@ class TensorRef:
         return "a named tensor"
 
 
+class OrNone:
+    """``None`` (absent, or filled in by validate) or a value of ``inner``'s type."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def __call__(self, v):
+        return None if v is None else self.inner(v)
+
+    def describe(self) -> str:
+        return self.inner.describe()
+
+
 REQUIRED = object()
 
 
@@ -236,62 +260,15 @@ class Arg:
 # ---------------------------------------------------------- receptive fields
 
 
-@dataclass(frozen=True)
-class Window:
-    """How one output unit sees its input, per axis (h, w): kernel extent
-    (dilation included), stride and padding (Araujo et al., Distill 2019).
-
-    ``p`` is the padding before the input (top, left): it alone places the
-    field. ``p_end`` is the padding after it (bottom, right) where that
-    differs from ``p``; it changes only the output length. A ``same``
-    window pads as TensorFlow does, by an amount that depends on the input
-    size: :meth:`at` makes it explicit for one size.
-    """
-
-    k: tuple[int, int] = (1, 1)
-    s: tuple[int, int] = (1, 1)
-    p: tuple[int, int] = (0, 0)
-    ceil: bool = False  # output length rounds up (pools' ceil_mode): sizes, not fields
-    p_end: tuple[int, int] | None = None
-    same: bool = False
-
-    @property
-    def end(self) -> tuple[int, int]:
-        """Padding after the input (bottom, right)."""
-        return self.p if self.p_end is None else self.p_end
-
-    def at(self, size) -> "Window":
-        """This window on an input of ``size`` (h, w): ``same`` padding made explicit."""
-        if not self.same:
-            return self
-        before, after = zip(*(same_padding(n, k, s) for n, k, s in zip(size, self.k, self.s)))
-        return Window(self.k, self.s, before, self.ceil, None if before == after else after)
-
-    def total_padding(self, axis: int) -> int:
-        """The padding in the output length floor((n + total - k) / s) + 1, for every n:
-        both sides, or k - 1 for ``same`` (whose output is ceil(n / s))."""
-        return self.k[axis] - 1 if self.same else self.p[axis] + self.end[axis]
-
-    def out(self, axis: int, n: int) -> int:
-        """Output length on an input of length n along ``axis`` (0: height, 1: width)."""
-        if self.same:
-            return -(-n // self.s[axis])
-        return window_out(n, self.k[axis], self.s[axis], self.p[axis], 1, self.ceil,
-                          self.end[axis])
-
-
-def padded_window(k, s, padding, ceil: bool = False) -> Window:
-    """The window of extent ``k`` and stride ``s`` with a normalised :class:`Padding`."""
+def padded_window(k, s, padding, ceil: bool = False, d=(1, 1)) -> Window:
+    """The window of extent ``k``, stride ``s`` and tap spacing ``d`` with a
+    normalised :class:`Padding`."""
     if padding == SAME:
-        return Window(k, s, (0, 0), ceil, same=True)
+        return Window(k, s, (0, 0), ceil, same=True, d=d)
     if not isinstance(padding[0], tuple):  # (h, w): both sides alike, the common case
-        return Window(k, s, padding, ceil)
+        return Window(k, s, padding, ceil, d=d)
     (top, bottom), (left, right) = sides(padding)  # normalised: some axis differs
-    return Window(k, s, (top, left), ceil, (bottom, right))
-
-
-POINTWISE = Window()
-GLOBAL = "global"  # the output sees the whole input (global pool, linear, flatten)
+    return Window(k, s, (top, left), ceil, (bottom, right), d=d)
 
 
 # ------------------------------------------------------------------ torch
@@ -432,8 +409,28 @@ class Op:
         raise NotImplementedError(f"op `{self.name}` has no FLOP rule")
 
     def window(self, a: dict):
-        """A :class:`Window` or ``GLOBAL``."""
-        raise NotImplementedError(f"op `{self.name}` has no receptive-field rule")
+        """A :class:`Window` or ``GLOBAL``. An op that is no sliding window (upsampling,
+        transposed convolution, crop) leaves it and answers ``index_map`` and ``resize``."""
+        raise NotImplementedError(f"op `{self.name}` is not a sliding window")
+
+    def index_map(self, a: dict, ins: list[Shape], out: Shape):
+        """Per axis (h, w), the :class:`~cnndsl.ops.geometry.IndexMap` saying which units
+        of the input ``ins[0]`` each output unit reads, or ``GLOBAL``. Sliding windows
+        answer from :meth:`window` (at the input's size); upsampling, transposed
+        convolution and crops, whose maps are not windows or depend on sizes, override it."""
+        window = self.window(a)
+        if window == GLOBAL:
+            return GLOBAL
+        if window.same:
+            window = window.at(ins[0][1:])
+        return tuple(window_map(window.k[x], window.s[x], window.p[x], window.d[x])
+                     for x in (0, 1))
+
+    def resize(self, a: dict, axis: int):
+        """The output length along ``axis`` (0: height, 1: width) of an op that is not a
+        sliding window, as a :class:`~cnndsl.ops.geometry.Resize` of an input's length
+        (cnndsl/symbolic.py); None, the default, reads it off :meth:`window`."""
+        return None
 
     def field_inputs(self, a: dict, ins: list[Shape], out: Shape) -> list[int]:
         """The inputs whose receptive fields make up the output's (all of them,
@@ -476,36 +473,6 @@ def spatial(shape: Shape, op: str) -> Shape:
         raise ShapeError(f"`{op}` needs a CxHxW input, got {fmt_shape(shape)} features",
                          code="E0305", label=f"input is {fmt_shape(shape)}")
     return shape
-
-
-def extent(k: int, d: int = 1) -> int:
-    """The span of a kernel of size k with dilation d: d*(k-1)+1."""
-    return d * (k - 1) + 1
-
-
-def window_out(n: int, k: int, s: int, p: int, d: int = 1, ceil: bool = False,
-               p_end: int | None = None) -> int:
-    """Output length of a sliding window, exactly as torch computes it.
-
-    The seed's rule floor((n + 2p - k + s) / s) with the kernel's dilated
-    extent d*(k-1)+1 (with ``p_end``, the padding after the input where it
-    differs: n + p + p_end); with ceil mode, torch rounds up but drops a
-    last window that would start inside the right padding.
-    """
-    span = n + p + (p if p_end is None else p_end) - extent(k, d)
-    out = (span + (s - 1 if ceil else 0)) // s + 1
-    if ceil and (out - 1) * s >= n + p:
-        out -= 1
-    return out
-
-
-def same_padding(n: int, k: int, s: int) -> tuple[int, int]:
-    """TensorFlow's "SAME" padding (before, after) of an axis of length n for a
-    window of extent k and stride s: the output is ceil(n / s), the padding
-    what that needs, the odd pixel after the input."""
-    out = -(-n // s)
-    total = max((out - 1) * s + k - n, 0)
-    return total // 2, total - total // 2
 
 
 def numel(shape: Shape) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .base import (GLOBAL, Arg, ArgError, Bool, Ctor, Int, Op, Padding, Pair, ShapeError, extent,
                    fmt_shape, numel, padded_window, register, spatial)
+from .geometry import Resize, transposed_map
 
 # Emitted into generated files (Ctor.source) for a padding torch.nn.Conv2d cannot
 # take: different before and after the input. Same parameters and state_dict
@@ -87,7 +88,7 @@ class Conv(Op):
 
     def window(self, a):
         k = tuple(map(extent, a["kernel"], a["dilation"]))
-        return padded_window(k, a["stride"], a["padding"])
+        return padded_window(k, a["stride"], a["padding"], d=a["dilation"])
 
     def torch(self, a, ins, out):
         win = self.window(a).at(ins[0][1:])
@@ -119,6 +120,102 @@ class Conv(Op):
         return f"{text}, {a['channels']}"
 
 
+@register
+class ConvTranspose(Op):
+    name = "conv_transpose"
+    aliases = ("deconv", "conv_transpose2d")
+    family = "conv"
+    saved = ("input",)  # the weight gradient needs x
+    doc = ("2-D transposed convolution (nn.ConvTranspose2d): each input pixel spreads "
+           "the kernel over the output, `stride` pixels apart; `padding` trims the output, "
+           "`output_padding` adds rows and columns at its end (below the stride or dilation).")
+    example = ('input [64, 16, 16]\n'
+               'conv_transpose(32, k=2, s=2)  # U-Net\'s up-convolution: 32x32\n'
+               'conv_transpose(16, k=3, s=2, p=1, op=1)  # 64x64\n'
+               'deconv(8, k=4, s=2, p=1, groups=2, bias=false)  # 128x128')
+    shape_doc = ("CxHxW -> channels x H' x W', per axis n' = (n - 1)s - 2p + d(k - 1) + "
+                 "output_padding + 1; C and channels divisible by groups")
+    args = (
+        Arg("channels", Int(min=1), aliases=("c", "out", "out_channels"), doc="output channels"),
+        Arg("kernel", Pair(min=1), aliases=("k", "kernel_size")),
+        Arg("stride", Pair(min=1), 1, aliases=("s",)),
+        Arg("padding", Pair(min=0), 0, aliases=("p",)),
+        Arg("output_padding", Pair(min=0), 0, aliases=("op",)),
+        Arg("groups", Int(min=1), 1, aliases=("g",)),
+        Arg("dilation", Pair(min=1), 1, aliases=("d",)),
+        Arg("bias", Bool(), True),
+    )
+
+    def validate(self, a):
+        if a["channels"] % a["groups"]:
+            raise ArgError(f"output channels ({a['channels']}) must be divisible by groups "
+                           f"({a['groups']})", arg="groups")
+        for op, s, d in zip(a["output_padding"], a["stride"], a["dilation"]):
+            if op >= max(s, d):
+                raise ArgError(f"output padding {op} must be smaller than the stride ({s}) "
+                               f"or the dilation ({d})", arg="output_padding",
+                               help="torch allows output_padding < max(stride, dilation)")
+
+    def _length(self, a, axis: int, n: int) -> int:
+        k, s, p = a["kernel"][axis], a["stride"][axis], a["padding"][axis]
+        return (n - 1) * s - 2 * p + extent(k, a["dilation"][axis]) + a["output_padding"][axis]
+
+    def shape(self, a, ins):
+        c, h, w = spatial(ins[0], self.name)
+        if c % a["groups"]:
+            raise ShapeError(f"input channels ({c}) must be divisible by groups ({a['groups']})",
+                             code="E0306", label=f"input has {c} channels")
+        out = [self._length(a, axis, n) for axis, n in enumerate((h, w))]
+        if min(out) < 1:
+            raise ShapeError(f"`{self.name}` output would be empty ({a['channels']}x{out[0]}x"
+                             f"{out[1]})", label=f"input is {fmt_shape(ins[0])}",
+                             help="lower the padding")
+        return (a["channels"], *out)
+
+    def params(self, a, ins, out):
+        kh, kw = a["kernel"]
+        weight = ins[0][0] * (a["channels"] // a["groups"]) * kh * kw
+        return weight + (a["channels"] if a["bias"] else 0), 0
+
+    def macs(self, a, ins, out):
+        # fvcore's transposed conv: every input pixel times the whole kernel
+        kh, kw = a["kernel"]
+        return numel(ins[0]) * (a["channels"] // a["groups"]) * kh * kw
+
+    def flops(self, a, ins, out):
+        return numel(out) if a["bias"] else 0  # bias additions
+
+    def index_map(self, a, ins, out):
+        return tuple(transposed_map(a["kernel"][x], a["stride"][x], a["padding"][x],
+                                    a["dilation"][x]) for x in (0, 1))
+
+    def resize(self, a, axis):
+        s = a["stride"][axis]
+        return Resize(mul=s, add=self._length(a, axis, 0))
+
+    def torch(self, a, ins, out):
+        kwargs = {"kernel_size": _one(a["kernel"])}
+        for name in ("stride", "padding", "output_padding", "dilation"):
+            if a[name] != ((1, 1) if name in ("stride", "dilation") else (0, 0)):
+                kwargs[name] = _one(a[name])
+        if a["groups"] != 1:
+            kwargs["groups"] = a["groups"]
+        if not a["bias"]:
+            kwargs["bias"] = False
+        return Ctor("ConvTranspose2d", (ins[0][0], a["channels"]), kwargs)
+
+    def label(self, a):
+        kh, kw = a["kernel"]
+        text = f"deconv {kh}x{kw}"
+        if a["stride"] != (1, 1):
+            text += "/" + str(_one(a["stride"])).replace(" ", "")
+        if a["dilation"] != (1, 1):
+            text += f" d{_one(a['dilation'])}"
+        if a["groups"] != 1:
+            text += f" g{a['groups']}"
+        return f"{text}, {a['channels']}"
+
+
 def _one(pair):
     """`(3, 3)` -> `3`, so generated code reads as people write it."""
     return pair[0] if pair[0] == pair[1] else pair
@@ -129,4 +226,4 @@ def torch_pad(win) -> tuple[int, int, int, int]:
     return (win.p[1], win.end[1], win.p[0], win.end[0])
 
 
-__all__ = ["Conv", "GLOBAL"]
+__all__ = ["Conv", "ConvTranspose", "GLOBAL"]

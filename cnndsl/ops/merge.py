@@ -9,8 +9,35 @@ from .base import POINTWISE, Op, ShapeError, fmt_shape, numel, register
 
 def _odd_one_out(keys: list) -> int:
     """Index of the input that differs from the most common value."""
-    common = Counter(keys).most_common(1)[0][0]
-    return next(i for i, k in enumerate(keys) if k != common)
+    return _odd_ones(keys)[0]
+
+
+def _odd_ones(keys: list) -> list[int]:
+    """Indices of every input that differs from the most common value (the first
+    value on a tie)."""
+    counts = Counter(keys)
+    most = max(counts.values())
+    common = next(k for k in keys if counts[k] == most)
+    return [i for i, k in enumerate(keys) if k != common]
+
+
+def _size_mismatch(message: str, code: str, ins: list, keys: list) -> ShapeError:
+    """Every path whose size differs from the most common one: the first as the
+    culprit, the others in ``also``, and the padding that would make a path that
+    shrank fit (a 3x3 conv without padding takes 2 pixels off)."""
+    bad = _odd_ones(keys)
+    common = keys[next(i for i in range(len(keys)) if i not in bad)]
+    help = ""
+    first = keys[bad[0]]
+    if len(first) == len(common) and len(first) >= 2:
+        short = [c - b for b, c in zip(first[-2:], common[-2:])]
+        if all(d > 0 and d % 2 == 0 for d in short) and short[0] == short[1]:
+            help = (f"this path is {short[0]} pixels smaller: {short[0] // 2} more padding on "
+                    f"each side of its layers would fit (`p=1` keeps a 3x3 conv's size)")
+    others = "the paths that agree yield" if len(bad) > 1 else "the other paths yield"
+    return ShapeError(message, code=code, label=f"this path yields {fmt_shape(ins[bad[0]])}",
+                      notes=(f"{others} {fmt_shape(common)}",), help=help,
+                      culprit=bad[0], also=tuple(bad[1:]))
 
 
 class _Merge(Op):
@@ -41,12 +68,8 @@ class Concat(_Merge):
                              label=f"this path yields {fmt_shape(ins[bad])}", culprit=bad)
         rest = [s[1:] for s in ins]
         if len(set(rest)) > 1:
-            bad = _odd_one_out(rest)
-            others = sorted({fmt_shape(r) for i, r in enumerate(rest) if r != rest[bad]})
-            raise ShapeError("cannot concatenate paths with different spatial sizes",
-                             code="E0301", label=f"this path yields {fmt_shape(ins[bad])}",
-                             notes=(f"the other paths yield {' or '.join(others)}",),
-                             culprit=bad)
+            raise _size_mismatch("cannot concatenate paths with different spatial sizes",
+                                 "E0301", ins, rest)
         return (sum(s[0] for s in ins), *ins[0][1:])
 
     def flops(self, a, ins, out):
@@ -66,12 +89,7 @@ class Add(_Merge):
 
     def shape(self, a, ins):
         if len(set(ins)) > 1:
-            bad = _odd_one_out(ins)
-            others = sorted({fmt_shape(s) for s in ins if s != ins[bad]})
-            raise ShapeError("cannot add paths of different shapes", code="E0302",
-                             label=f"this path yields {fmt_shape(ins[bad])}",
-                             notes=(f"the other paths yield {' or '.join(others)}",),
-                             culprit=bad)
+            raise _size_mismatch("cannot add paths of different shapes", "E0302", ins, ins)
         return ins[0]
 
     def flops(self, a, ins, out):

@@ -7,8 +7,8 @@ since torch.nn's pools pad both sides alike.
 
 from __future__ import annotations
 
-from .base import (GLOBAL, SAME, Arg, ArgError, Bool, Ctor, Op, Padding, Pair, ShapeError, extent,
-                   fmt_shape, numel, padded_window, register, sides, spatial)
+from .base import (GLOBAL, SAME, Arg, ArgError, Bool, Ctor, Op, OrNone, Padding, Pair, ShapeError,
+                   extent, fmt_shape, numel, padded_window, register, sides, spatial)
 from .conv import _one, torch_pad
 
 # TensorFlow's max pool ignores padding: pad with -inf, then pool without.
@@ -94,7 +94,7 @@ class _Pool(Op):
 
     def window(self, a):
         k = tuple(map(extent, a["kernel"], a["dilation"]))
-        return padded_window(k, a["stride"], a["padding"], a["ceil"])
+        return padded_window(k, a["stride"], a["padding"], a["ceil"], a["dilation"])
 
     def _kwargs(self, a, win):
         """Keyword arguments of the torch pool; ``pad`` where the padding is asymmetric."""
@@ -121,19 +121,6 @@ class _Pool(Op):
 
 def _symmetric(a) -> bool:
     return a["padding"] != SAME and all(before == after for before, after in sides(a["padding"]))
-
-
-class OrNone:
-    """``None`` (filled in by validate) or a value of ``inner``'s type."""
-
-    def __init__(self, inner):
-        self.inner = inner
-
-    def __call__(self, v):
-        return None if v is None else self.inner(v)
-
-    def describe(self) -> str:
-        return self.inner.describe()
 
 
 _WINDOW_ARGS = (
@@ -228,6 +215,36 @@ class AdaptiveAvgPool(Op):
 
     def label(self, a):
         return f"adaptive avgpool {a['size'][0]}x{a['size'][1]}"
+
+
+@register
+class AdaptiveMaxPool(Op):
+    name = "adaptive_maxpool"
+    aliases = ("adaptive_max_pool",)
+    family = "pool"
+    saved = ("input", "indices")  # the argmax of each window
+    doc = "Adaptive max pooling to a fixed output size (nn.AdaptiveMaxPool2d)."
+    example = ('input [256, 13, 13]\n'
+               'adaptive_maxpool((6, 6)) flatten linear(10)')
+    shape_doc = "CxHxW -> C x size"
+    args = (Arg("size", Pair(min=1), aliases=("output_size",)),)
+
+    def shape(self, a, ins):
+        c, _, _ = spatial(ins[0], self.name)
+        return (c, *a["size"])
+
+    def flops(self, a, ins, out):
+        return numel(ins[0])  # every input element is compared once
+
+    def window(self, a):
+        # Adaptive windows vary in size across the output: global, as for the average.
+        return GLOBAL
+
+    def torch(self, a, ins, out):
+        return Ctor("AdaptiveMaxPool2d", (_one(a["size"]),))
+
+    def label(self, a):
+        return f"adaptive maxpool {a['size'][0]}x{a['size'][1]}"
 
 
 @register

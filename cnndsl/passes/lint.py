@@ -20,7 +20,7 @@ Needs the cost pass (``params`` on every node).
 from __future__ import annotations
 
 from ..diagnostics import Diagnostic
-from ..ops.base import GLOBAL
+from ..ops.base import GLOBAL, same_padding
 
 
 def _discarded(n: int, k: int, s: int, p: int, p_end: int) -> int:
@@ -29,13 +29,23 @@ def _discarded(n: int, k: int, s: int, p: int, p_end: int) -> int:
     return max(0, unread - p_end)  # the last p_end unread positions are padding
 
 
+def unread_pixels(window, axis: int, n: int) -> int:
+    """Real pixels at the end of an input of length ``n`` along ``axis`` (0: height,
+    1: width) that no window of ``window`` reads (0 with ceil mode, which covers them);
+    cnndsl/input_sizes.py asks it which input sizes a pool takes whole."""
+    if window.ceil:
+        return 0
+    k, s = window.k[axis], window.s[axis]
+    before, after = (same_padding(n, k, s) if window.same else
+                     (window.p[axis], window.end[axis]))
+    return _discarded(n, k, s, before, after)
+
+
 def _pool_warning(data: dict, shape_in: tuple) -> Diagnostic | None:
     window = data["op"].window(data["args"])
     if window == GLOBAL or window.ceil or len(shape_in) != 3:
         return None
-    window = window.at(shape_in[1:])
-    lost = [_discarded(n, k, s, p, e)
-            for n, k, s, p, e in zip(shape_in[1:], window.k, window.s, window.p, window.end)]
+    lost = [unread_pixels(window, axis, n) for axis, n in enumerate(shape_in[1:])]
     if not any(lost):
         return None
     where = " and ".join(f"the last {axis}" if count == 1 else f"the last {count} {axis}s"
