@@ -61,6 +61,7 @@ CODES: dict[str, str] = {
     "W0302": "pooling discards pixels",
     "W0303": "dropout after the last learnable layer",
     "W0304": "layers that reach no output",
+    "W0305": "arguments in PyTorch's order",
     "W0401": "parameters would not fit in memory",
 }
 

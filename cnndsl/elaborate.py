@@ -86,6 +86,7 @@ class Elaborator:
         self.max_nodes = max_nodes
         self.graph = nx.DiGraph()
         self.diagnostics: list[Diagnostic] = []
+        self.warnings: list[Diagnostic] = []  # found while expanding (W0305)
         self.reported: dict = {}  # an error's text -> [its index, the other call chains]
         self.blocks: dict[str, n.Block] = {}
         self.steps = 0
@@ -122,6 +123,7 @@ class Elaborator:
         except _Fatal:
             out = None
         g.graph["output"], g.graph["outputs"] = self._outputs(out)
+        g.graph["warnings"] = self.warnings
         if any(d.severity == "error" for d in self.diagnostics):
             raise self._failure()
         return g
@@ -407,12 +409,20 @@ class Elaborator:
         positional, keywords = self._args(s, frame, cur)
         if positional is None:
             return None
+        habit = op.misread(positional, keywords, [self._shape(cur)])
         try:
             args = op.bind(positional, keywords)
         except ArgError as err:
-            self._error(err.code, err.message, self._arg_span(s, err.arg), help=err.help,
-                        frame=frame)
+            self._error(err.code, err.message, self._arg_span(s, err.arg),
+                        help=habit or err.help, frame=frame)
             return None
+        if habit is not None:  # it binds, but likely not as meant: say so, once per statement
+            key = ("W0305", s.span)
+            if key not in self.reported:
+                self.reported[key] = [len(self.warnings), set()]
+                self.warnings.append(Diagnostic(
+                    "W0305", f"`{s.name}` reads its arguments in cnndsl's order, not PyTorch's",
+                    s.span, help=habit, notes=shortened(frame.chain), severity="warning"))
         name = self._local_name(s, scope, op.name, frame, cur)
         if name is None:
             return None

@@ -305,6 +305,8 @@ def show_value(v, limit: int = 60) -> str:
             text = repr(x)
         elif isinstance(x, ShapeValue):
             text = "in"
+        elif hasattr(x, "node") and hasattr(x, "name"):  # a tensor passed by name (TensorName)
+            text = x.name
         else:
             text = type(x).__name__
         out.append(text)

@@ -137,3 +137,25 @@ def test_a_dead_end_branch_is_a_warning_and_fails_strict(tmp_path):
     # an aux head declared as an output is not dead
     aux = text.replace("from x\n", "output main\nfrom x\n") + "output aux\n"
     assert cnndsl.loads(aux).warnings == []
+
+
+def test_pytorch_argument_order_is_recognised_and_the_call_to_write_given():
+    net = cnndsl.loads("network t\ninput [3, 32, 32]\nconv(3, 16, 3) relu\n")
+    (w,) = net.warnings
+    assert w.code == "W0305" and "write `conv(16, k=3)`" in w.help
+    five = cnndsl.loads("network t\ninput [16, 32, 32]\nconv(16, 32, 3, 1, 1)\n").warnings
+    assert "`conv(32, k=3, s=1, p=1)`" in five[0].help
+    # cnndsl's own positional order is not flagged: channels, kernel, stride, padding
+    assert cnndsl.loads("network t\ninput [8, 32, 32]\nconv(8, 3, 2, 1)\n").warnings == []
+    (bn,) = _errors("network t\ninput [3, 32, 32]\nconv(16, k=3) bn(16)\n")
+    assert bn.code == "E0206" and "write `bn`" in bn.help and "(16)" in bn.help
+    (fc,) = _errors("network t\ninput [3, 32, 32]\nflatten linear(3072, 10)\n")
+    assert "write `linear(10)`" in fc.help and "3072 features" in fc.help
+
+
+def test_a_pool_whose_stride_passes_its_kernel_says_it_skips_pixels():
+    for size in (8, 7):
+        (w,) = cnndsl.loads(f"network t\ninput [3, {size}, {size}]\nmaxpool(k=1, s=2)\n").warnings
+        assert w.message == f"`maxpool` skips 1 of every 2 rows and columns of its " \
+                            f"{size}x{size} input"
+        assert "kernel at least the stride" in w.help

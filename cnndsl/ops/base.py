@@ -388,6 +388,12 @@ class Op:
     def validate(self, a: dict) -> None:
         """Checks across arguments; raise ArgError."""
 
+    def misread(self, positional: list, keywords: dict, ins: list) -> str | None:
+        """What the user meant, when positional arguments look written in PyTorch's
+        order (``conv(3, 16, 3)``: in, out, kernel): the call to write instead, said
+        as a help, or None. ``ins`` are the input shapes (None where unknown)."""
+        return None
+
     def saves(self, a: dict) -> tuple[str, ...]:
         """What autograd keeps for backward with these arguments (see ``saved``)."""
         return self.saved

@@ -52,6 +52,21 @@ class Conv(Op):
         Arg("bias", Bool(), True),
     )
 
+    def misread(self, positional, keywords, ins):
+        # PyTorch's Conv2d(in, out, kernel[, stride, padding]): the first number is the
+        # input's channels, the second a width (rarely a kernel of 8 or more).
+        shape = ins[0] if ins else None
+        if len(positional) < 3 or shape is None or len(shape) != 3 or \
+                not all(isinstance(v, int) and not isinstance(v, bool) for v in positional[:3]):
+            return None
+        if positional[0] != shape[0] or positional[1] < 8:
+            return None
+        rest = "".join(f", {k}={v}" for k, v in zip(("s", "p"), positional[3:5]))
+        return (f"this reads channels={positional[0]}, kernel={positional[1]}, "
+                f"stride={positional[2]}; in PyTorch's order (in, out, kernel) write "
+                f"`{self.name}({positional[1]}, k={positional[2]}{rest})`: the input's "
+                f"{shape[0]} channels come from the tensor flowing in")
+
     def validate(self, a):
         if a["channels"] % a["groups"]:
             raise ArgError(f"output channels ({a['channels']}) must be divisible by groups "

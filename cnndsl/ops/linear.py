@@ -35,6 +35,16 @@ class Linear(Op):
         Arg("bias", Bool(), True),
     )
 
+    def misread(self, positional, keywords, ins):
+        # PyTorch's Linear(in_features, out_features): here the input gives the first.
+        shape = ins[0] if ins else None
+        if len(positional) >= 2 and all(isinstance(v, int) and not isinstance(v, bool)
+                                        for v in positional[:2]) and shape is not None:
+            count = f"{shape[0]} " if len(shape) == 1 else ""
+            return (f"in PyTorch's order (in, out) write `{self.name}({positional[1]})`: the "
+                    f"input's {count}features come from the tensor flowing in")
+        return None
+
     def shape(self, a, ins):
         if len(ins[0]) != 1:
             raise ShapeError(f"`linear` needs a flat input, got {fmt_shape(ins[0])}",

@@ -91,6 +91,15 @@ class BatchNorm(Op):
         Arg("frozen", Bool(), False),
     )
 
+    def misread(self, positional, keywords, ins):
+        # PyTorch's BatchNorm2d(num_features): here the features come from the input.
+        if positional and isinstance(positional[0], int) and not isinstance(positional[0], bool) \
+                and positional[0] >= 1:
+            have = f" ({ins[0][0]})" if ins and ins[0] else ""
+            return (f"`{self.name}` takes its channels from the tensor flowing in{have}: write "
+                    f"`bn`; its first argument is `eps`, not the channels (PyTorch's order)")
+        return None
+
     def validate(self, a):
         if a["frozen"] and not a["affine"]:
             raise ArgError("a frozen batch norm always has its affine (weight and bias buffers)",

@@ -1,7 +1,9 @@
 """Warnings about specs that are valid but probably not what was meant.
 
-- W0302: a pool whose windows stop short of the input's last rows or
-  columns. With output size floor((n + p + p_end - k) / s) + 1 (the seed's
+- W0302: a pool whose windows skip pixels: a stride longer than the
+  window leaves the rows and columns between windows unread (``k=1, s=2``
+  reads every other one), and windows can stop short of the input's last
+  rows or columns. With output size floor((n + p + p_end - k) / s) + 1 (the seed's
   rule, p_end the padding after the input: p unless asymmetric), the
   windows cover the padded input up to (out - 1) * s + k; the remaining
   (n + p + p_end - k) mod s positions are never read, and those that are
@@ -46,15 +48,32 @@ def _pool_warning(data: dict, shape_in: tuple) -> Diagnostic | None:
     if window == GLOBAL or window.ceil or len(shape_in) != 3:
         return None
     lost = [unread_pixels(window, axis, n) for axis, n in enumerate(shape_in[1:])]
-    if not any(lost):
+    # A stride longer than the window leaves gaps between windows, whatever the size.
+    gaps = [max(0, window.s[axis] - window.k[axis]) if n > 1 else 0
+            for axis, n in enumerate(shape_in[1:])]
+    # an unread tail no longer than a gap is the same pattern going on, not news
+    lost = [0 if gap and count <= gap else count for count, gap in zip(lost, gaps)]
+    if not any(lost) and not any(gaps):
         return None
-    where = " and ".join(f"the last {axis}" if count == 1 else f"the last {count} {axis}s"
-                         for count, axis in zip(lost, ("row", "column")) if count)
+    parts = []
+    if any(gaps):
+        axes = [name for gap, name in zip(gaps, ("rows", "columns")) if gap]
+        skip = {gap for gap in gaps if gap}
+        strides = {window.s[axis] for axis, gap in enumerate(gaps) if gap}
+        parts.append(f"skips {skip.pop()} of every {strides.pop()} {' and '.join(axes)}"
+                     if len(skip) == len(strides) == 1 else f"skips {' and '.join(axes)} "
+                     "between its windows")
+    if any(lost):
+        parts.append("discards " + " and ".join(
+            f"the last {axis}" if count == 1 else f"the last {count} {axis}s"
+            for count, axis in zip(lost, ("row", "column")) if count))
     c, h, w = shape_in
     return Diagnostic(
-        "W0302", f"`{data['op'].name}` discards {where} of its {h}x{w} input", data["span"],
-        "no window reaches them", notes=tuple(data["chain"]),
-        help="pad the input, pick a size the stride divides, or set `ceil=true`",
+        "W0302", f"`{data['op'].name}` {' and '.join(parts)} of its {h}x{w} input",
+        data["span"], "no window reaches them", notes=tuple(data["chain"]),
+        help=("a stride longer than the kernel leaves pixels between windows: make the "
+              "kernel at least the stride" if any(gaps) and not any(lost) else
+              "pad the input, pick a size the stride divides, or set `ceil=true`"),
         severity="warning")
 
 
