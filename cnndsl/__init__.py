@@ -7,8 +7,10 @@
 """
 
 from .diagnostics import CnnError, Diagnostic
+from .importer import from_module
 from .network import Network, load, loads
 from .transfer import transfer_weights
 
-__all__ = ["CnnError", "Diagnostic", "Network", "load", "loads", "transfer_weights"]
+__all__ = ["CnnError", "Diagnostic", "Network", "from_module", "load", "loads",
+           "transfer_weights"]
 __version__ = "0.1.0"

@@ -9,9 +9,12 @@ Independent of Graphviz (:mod:`.graphviz_dot` writes the result as dot):
 - ``depth`` collapses everything nested deeper than it into one box per
   stage, block or path, and runs of identical consecutive blocks into one
   box counted `x N`;
-- residual shortcuts are found from shapes alone: a merge whose output has
-  the shape of every input is a sum (He et al., 2016: y = F(x) + x), and
-  its paths shorter than the longest are shortcuts;
+- residual shortcuts, skips (`path { from x ... }`, U-Net's copy and crop)
+  and tensor arguments (`crop(to=x)`, read for their size only) are told
+  apart from the graph (:mod:`.links`); where something is skipped, each
+  box gets a ``level``, how many skips span it, so a renderer can put a
+  skip's two ends side by side and a U-Net reads as a U;
+- every declared output (`output NAME`) is a box of its own;
 - for a partially built graph (a spec with errors), the first failing
   layer of each error is marked and the layers it poisoned are left out;
 - ``max_boxes`` bounds what a renderer is handed (dot's layout time grows
@@ -28,6 +31,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..ops.base import POINTWISE
+from .links import Links, levels
+
+# The diagram's own nodes start with `@`, which no layer's id (dotted identifiers)
+# has, so a layer named `output` stays a box of its own.
+OUTPUT = "@output"
 
 
 @dataclass(frozen=True)
@@ -78,6 +86,19 @@ class Edge:
     shapes: list  # the shapes of the tensors it carries, in order, no repeats
     shortcut: bool = True  # every graph edge it stands for is on a residual shortcut
     blamed: bool = False  # it carries the input an error points at
+    skip: bool = False  # it stands for a skip (a path from an earlier tensor)
+    size_of: str = ""  # a tensor argument: its name (`to`); the op reads only the size
+
+
+@dataclass(frozen=True)
+class Output:
+    """An output box: a declared output (``name``; ``training`` for aux heads), or the
+    network's one undeclared output (``name`` empty)."""
+
+    id: str
+    name: str
+    node: str
+    training: bool = False
 
 
 def within(inner, outer) -> bool:
@@ -104,9 +125,9 @@ class Diagram:
         self.diagnostics = [d for d in diagnostics if d.severity == "error"]
         self.items: dict[str, Item] = {}
         self.item_of: dict[str, str] = {}
-        self._paths: dict[str, list[list]] = {}
-        self._by_scope: dict | None = None
-        self.shortcut_edges = self._shortcuts()
+        links = Links(graph)
+        self.paths = links.paths
+        self.shortcut_edges, self.skip_edges, self.sizes = links.shortcuts, links.skips, links.sizes
         self.unplaced: list = []  # errors no layer stands for (a bad argument)
         self.failing = self._failing()
         # Drawn up to the errors: layers poisoned by an earlier failure are left out.
@@ -115,56 +136,11 @@ class Diagram:
         self.depth, self.note = self._fit()
         self.edges = self._edges()
         self.path_heads = self._path_heads()
+        self.levels = levels(list(self.items), self.edges)
 
     # ------------------------------------------------------------ analysis
     def _scope_of(self, v) -> tuple:
         return tuple(self.g.nodes[v].get("scope", ()))
-
-    def paths(self, m) -> list[list]:
-        """Per input of merge ``m``: the nodes of its path, in order (empty: the identity)."""
-        if m not in self._paths:
-            scope = self._scope_of(m)
-            depth, out = len(scope), []
-            for i in self.g.nodes[m]["inputs"]:
-                inner = self._scope_of(i) if i is not None else ()
-                if len(inner) > depth and inner[:depth] == scope:
-                    out.append(self._members()[inner[: depth + 1]])
-                else:
-                    out.append([])
-            self._paths[m] = out
-        return self._paths[m]
-
-    def _members(self) -> dict:
-        """Scope prefix -> its nodes in spec order; built once (one walk, not one per merge)."""
-        if self._by_scope is None:
-            self._by_scope = {}
-            for v in self.g.nodes:
-                scope = self._scope_of(v)
-                for k in range(1, len(scope) + 1):
-                    self._by_scope.setdefault(scope[:k], []).append(v)
-        return self._by_scope
-
-    def _shortcuts(self) -> set:
-        """Graph edges (u, v) on residual shortcut paths, identity or projection.
-
-        Concatenations change the channel count, so Inception paths never
-        qualify.
-        """
-        g, edges = self.g, set()
-        for m, data in g.nodes(data=True):
-            ins = data["inputs"]
-            if not data["op"].many_inputs or len(ins) < 2 or data["shape"] is None:
-                continue
-            if any(i is None or g.nodes[i]["shape"] != data["shape"] for i in ins):
-                continue
-            paths = self.paths(m)
-            longest = max(len(p) for p in paths)
-            for i, path in zip(ins, paths):
-                if len(path) < longest:
-                    edges.add((i, m))
-                    for v in path:
-                        edges.update((u, v) for u in g.nodes[v]["inputs"] if u is not None)
-        return edges
 
     def _failing(self) -> dict:
         """Node -> the errors that point into it, for the first poisoned layer of each.
@@ -204,7 +180,7 @@ class Diagram:
         for depth in [asked, *range(start - 1, -1, -1)]:
             self.items, self.item_of = {}, {}
             self._build(depth)
-            boxes = len(self.items) + len(self.unplaced) + self.draws_output
+            boxes = len(self.items) + len(self.unplaced) + len(self.outputs())
             if limit is None or boxes <= limit:
                 if first is None:
                     return depth, ""
@@ -215,11 +191,16 @@ class Diagram:
         raise TooLarge(f"the diagram has {boxes:,} boxes even at --depth 0, over "
                        f"the limit of {limit:,}: group its layers into stages or blocks")
 
-    @property
-    def draws_output(self) -> bool:
-        """Whether the diagram ends in an output box (not where an error stopped it)."""
-        out = self.g.graph.get("output")
-        return out in self.item_of and self.g.nodes[out]["shape"] is not None
+    def outputs(self) -> list[Output]:
+        """The output boxes: one per declared output (`output NAME`), in declaration
+        order, else one for the last tensor; none where an error stopped the graph."""
+        declared = self.g.graph.get("outputs") or []
+        boxes = [Output(f"{OUTPUT}.{name}", name, node, training)
+                 for name, node, training in declared]
+        if not declared:
+            boxes = [Output(OUTPUT, "", self.g.graph.get("output"))]
+        return [o for o in boxes
+                if o.node in self.item_of and self.g.nodes[o.node]["shape"] is not None]
 
     def _build(self, depth: int | None):
         g = self.g
@@ -312,16 +293,19 @@ class Diagram:
     def _edges(self) -> list[Edge]:
         g, seen = self.g, {}
         for v in g.nodes:
-            for u in g.nodes[v]["inputs"]:
+            sizes = self.sizes.get(v, {})
+            for k, u in enumerate(g.nodes[v]["inputs"]):
                 if u is None or u in self.hidden or v in self.hidden:
                     continue
                 a, b = self.item_of[u], self.item_of[v]
                 if a == b:
                     continue
-                edge = seen.setdefault((a, b), Edge(a, b, []))
+                size = sizes.get(k, "")
+                edge = seen.setdefault((a, b, size), Edge(a, b, [], size_of=size))
                 if g.nodes[u]["shape"] not in edge.shapes:
                     edge.shapes.append(g.nodes[u]["shape"])
-                edge.shortcut &= (u, v) in self.shortcut_edges
+                edge.shortcut &= not size and (u, v) in self.shortcut_edges
+                edge.skip |= not size and (u, v) in self.skip_edges
                 # The input an error blames (a merge's odd path) is marked.
                 edge.blamed |= any(within(g.nodes[u]["span"], d.span)
                                    for d in self.failing.get(v, ())

@@ -25,19 +25,17 @@ True
 from __future__ import annotations
 
 import html
-import os
-import shutil
-import signal
-import subprocess
 
 from ..ops.base import GLOBAL, fmt_shape
 from ..units import si as _si
-from .diagram import Diagram, DrawError, DrawOptions, Item, TooLarge
+from .diagram import OUTPUT, Diagram, DrawError, DrawOptions, Item, TooLarge
+# Running `dot` lives in .dot_program; its names stay importable from here.
+from .dot_program import (FORMATS, LABEL_MAX, TIMEOUT, DotFailed, DotMissing,  # noqa: F401
+                          DotTimeout, format_for, printable, render)
 
 __all__ = ["DrawOptions", "DrawError", "DotMissing", "DotFailed", "DotTimeout", "TooLarge",
            "FORMATS", "SHOW", "format_for", "render", "to_dot", "notebook_svg"]
 
-FORMATS = ("dot", "svg", "png", "pdf")
 SHOW = ("rf", "params", "macs")
 
 # Fill colours per op family (ColorBrewer Pastel1-like): what a layer does
@@ -46,19 +44,19 @@ SHOW = ("rf", "params", "macs")
 FILL = {
     "input": "#eeeeee", "conv": "#cfe2f3", "pool": "#fce5cd", "norm": "#d9ead3",
     "activation": "#f3f3f3", "linear": "#e6d7ee", "merge": "#ffffff",
-    "padding": "#e4ecc8", "channel": "#cfece7", "scale": "#f3d6e4",
+    "padding": "#e4ecc8", "channel": "#cfece7", "scale": "#f3d6e4", "resample": "#dde3f7",
 }
 GROUP_FILL = "#fff2cc"
 SHORTCUT = "#3c78d8"
+SKIP = "#8e7cc3"  # skips (U-Net's copy and crop): solid and thick, one level across
+SIZE = "#999999"  # tensor arguments (`crop(to=x)`): dashed, the op reads only the size
 ERROR = "#cc0000"
 ERROR_FILL = "#f4cccc"
 FONT = "Helvetica"
-# The diagram's own nodes: `@` is in no layer's id (dotted identifiers), so a layer
-# named `output` or `error_1` stays a node of its own.
-OUTPUT = "@output"
+# The diagram's own nodes (OUTPUT, `@output.NAME` per declared output, errors): `@`
+# is in no layer's id (dotted identifiers), so a layer named `output` or `error_1`
+# stays a node of its own.
 ERROR_BOX = "@error_{}"
-LABEL_MAX = 240  # characters of one label line: a label is read, not searched
-TIMEOUT = 60.0  # seconds `dot` may take by default (2,000 boxes take about one)
 NOTEBOOK_BOXES = 400  # a notebook draws what dot lays out in a fraction of a second...
 NOTEBOOK_TIMEOUT = 5.0  # ...and gives up on dot after this, showing text only
 
@@ -185,24 +183,83 @@ class _Writer:
                  margin="0.12,0.04", height="0.3", penwidth="0.8")
         dot.attr("edge", fontname=FONT, fontsize="9", fontcolor="#555555",
                  arrowsize="0.6", color="#444444")
+        if self.d.levels:
+            dot.attr(ranksep="0.6")  # rows apart, so the U's levels read as steps
         self._emit(dot, self.d.tree())
-        out = self.g.graph.get("output")
-        if self.d.draws_output:
-            dot.node(OUTPUT, "output", fillcolor=FILL["input"])
+        outputs = self.d.outputs()
+        for o in outputs:
+            dot.node(o.id, **self._output_attrs(o))
         self._edges(dot)
-        if self.d.draws_output:
-            boxed = self.d.items[self.d.item_of[out]].group is not None
-            dot.edge(self.d.item_of[out], OUTPUT, weight="4",
-                     **({} if boxed else {"label": fmt_shape(self.g.nodes[out]["shape"])}))
+        for o in outputs:
+            tail = self.d.item_of[o.node]
+            boxed = self.d.items[tail].group is not None
+            shown = o.name or boxed  # a declared output's box shows its shape
+            self._edge(dot, tail, o.id, ports=False, weight="4",
+                       **({} if shown else {"label": fmt_shape(self.g.nodes[o.node]["shape"])}))
         for k, d in enumerate(self.d.unplaced, 1):
             self._error_box(dot, d, ERROR_BOX.format(k))
-        for heads in self.d.path_heads:
+        if self.d.levels:
+            self._levels(dot, outputs)
+        for heads in () if self.d.levels else self.d.path_heads:
             # Start the paths of a merge on one rank, so they read side by side.
             with dot.subgraph() as same:
                 same.attr(rank="same")
                 for h in heads:
                     same.node(h)
         return dot.source
+
+    def _output_attrs(self, o) -> dict:
+        if not o.name:
+            return {"label": "output", "fillcolor": FILL["input"]}
+        lines = [_shape_text(self.g.nodes[o.node]["shape"])]
+        attrs = {"fillcolor": FILL["input"]}
+        if o.training:
+            lines.append("training only")
+            attrs["style"] = "rounded,filled,dashed"
+        attrs["label"] = _html(f"output {o.name}", lines)
+        return attrs
+
+    def _levels(self, dot, outputs):
+        """One rank per level, so a skip's two ends and everything between the same
+        skips sit side by side: a U-Net reads as a U."""
+        rows: dict[int, list[str]] = {}
+        for box, level in self.d.levels.items():
+            rows.setdefault(level, []).append(box)
+        for o in outputs:
+            rows[self.d.levels[self.d.item_of[o.node]]].append(o.id)
+        for level in sorted(rows):
+            with dot.subgraph() as same:
+                same.attr(rank="same")
+                for box in rows[level]:
+                    same.node(box)
+
+    def _level(self, box) -> int:
+        """The level of a box or output box (an output sits on its layer's)."""
+        if box in self.d.levels:
+            return self.d.levels[box]
+        return next((self.d.levels[self.d.item_of[o.node]] for o in self.d.outputs()
+                     if o.id == box), 0)
+
+    def _edge(self, dot, tail, head, ports=True, **attrs):
+        """An edge; one that climbs a level (a U's way back up) is written reversed
+        (dir=back), so it points up and dot keeps the levels in order."""
+        lr = self.o.rankdir != "TB"
+        if self.d.levels and (self._level(head) < self._level(tail) or lr and not ports):
+            # (with rankdir=LR, dot lays a level's column top down: an output box
+            # without ports is written reversed to sit above its layer too)
+            if "arrowhead" in attrs:  # drawn at the tail end now
+                attrs = dict(attrs, arrowtail=attrs["arrowhead"])
+                del attrs["arrowhead"]
+            dot.edge(head, tail, dir="back", **attrs)
+            return
+        if ports and self.d.levels and self._level(head) == self._level(tail) \
+                and attrs.get("constraint") != "false":
+            # Along its level, out of one box's side into the next one's (without
+            # ports, dot 2.43 draws a flat edge between clusters twice). With
+            # rankdir=LR a level is a column, read upwards.
+            ports = ("n", "s") if lr else ("e", "w")
+            attrs = dict(attrs, tailport=ports[0], headport=ports[1])
+        dot.edge(tail, head, **attrs)
 
     def _emit(self, dot, tree, prefix=""):
         for child in tree["children"]:
@@ -217,6 +274,11 @@ class _Writer:
                 dot.node(only.id, **self._node_attrs(only, _block_title(local, call)))
                 continue
             name = f"{prefix}.{local}" if prefix else local
+            if kind == "path" and self.d.levels:
+                # A path boxed apart would pull its layers out of their level's row
+                # (dot orders clusters before flat edges): drawn in place.
+                self._emit(dot, child, name)
+                continue
             with dot.subgraph(name=f"cluster_{name}") as sub:
                 sub.attr(**self._cluster_attrs(child["entry"]))
                 self._emit(sub, child, name)
@@ -229,6 +291,12 @@ class _Writer:
             boxed = any(x in self.d.items and self.d.items[x].group is not None
                         for x in (e.tail, e.head))
             attrs = {}
+            if e.size_of:
+                # Not data flow: the op takes only this tensor's size (`crop(to=x)`).
+                self._edge(dot, e.tail, e.head, label=f"size ({e.size_of}=)", style="dashed",
+                           color=SIZE, fontcolor=SIZE, arrowhead="onormal", constraint="false",
+                           **{"class": "size"})
+                continue
             if e.tail not in labelled and not boxed:
                 attrs["label"] = ", ".join(_shape_text(s) for s in e.shapes)
             labelled.add(e.tail)
@@ -236,9 +304,12 @@ class _Writer:
                 attrs.update(color=ERROR, fontcolor=ERROR, penwidth="1.5")
             elif e.shortcut:
                 attrs.update(style="dashed", color=SHORTCUT, fontcolor=SHORTCUT, weight="1")
+            elif e.skip:
+                attrs.update(color=SKIP, fontcolor=SKIP, penwidth="2", weight="0",
+                             **{"class": "skip"})
             else:
                 attrs["weight"] = "4"  # keep the main line straight
-            dot.edge(e.tail, e.head, **attrs)
+            self._edge(dot, e.tail, e.head, **attrs)
 
     def _error_box(self, dot, d, box: str):
         """An error no layer stands for (a bad argument): a red box after the layers before it."""
@@ -258,23 +329,10 @@ def _block_title(name: str, call: str) -> str:
     return call if auto else f"{name}: {call}"
 
 
-def _printable(text: str) -> str:
-    """Spec text as a label shows it: cut to LABEL_MAX, and control, format and
-    separator characters (ESC, NUL, a right-to-left override, U+2028) written as
-    `\\x1b`, `\\u202e`, so none reaches dot, the svg or a terminal raw."""
-    text = str(text)
-    if len(text) > LABEL_MAX:
-        text = text[: LABEL_MAX - 1] + "…"
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
-                   for c in text)
-
-
 def _shown(text: str) -> str:
     """Spec text inside an HTML-like label: entities for `<>&"'`, and backslashes
     doubled, since dot expands `\\N` (the node's name), `\\G` and `\\\\` there too."""
-    return html.escape(_printable(text)).replace("\\", "\\\\")
+    return html.escape(printable(text)).replace("\\", "\\\\")
 
 
 def _html(title: str, lines: list[str], bold: bool = False, header: str = "") -> str:
@@ -297,80 +355,6 @@ def to_dot(graph, options: DrawOptions | None = None, diagnostics=()) -> str:
     :class:`TooLarge` is raised.
     """
     return _Writer(Diagram(graph, options, diagnostics)).source()
-
-
-def format_for(path: str) -> str | None:
-    """The output format a file name asks for (`net.svg` -> "svg"), or None."""
-    suffix = str(path).rsplit(".", 1)[-1].lower() if "." in str(path) else ""
-    suffix = "dot" if suffix == "gv" else suffix
-    return suffix if suffix in FORMATS else None
-
-
-class DotMissing(DrawError):
-    """Graphviz's `dot` program is not installed."""
-
-
-class DotTimeout(DrawError):
-    """`dot` ran past its time limit (and was stopped)."""
-
-
-class DotFailed(DrawError):
-    """`dot` could not be run, or exited with an error."""
-
-
-def render(source: str, fmt: str, *, timeout: float | None = TIMEOUT) -> bytes:
-    """Run `dot` on ``source``; ``fmt`` is one of FORMATS ("dot" returns the source).
-
-    `dot` gets ``timeout`` seconds (None: no limit); past it, it and anything
-    it started are killed and :class:`DotTimeout` is raised.
-    """
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
-    if fmt == "dot":
-        return source.encode("utf-8")
-    exe = shutil.which("dot")
-    if exe is None:
-        raise DotMissing("rendering needs Graphviz's `dot` program: install it with "
-                         "`apt-get install graphviz` or `brew install graphviz`, "
-                         "or write .dot source instead")
-    try:
-        # Its own process group, so that a timeout stops whatever `dot` started too.
-        proc = subprocess.Popen([exe, f"-T{fmt}"], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                start_new_session=os.name == "posix")
-    except OSError as err:
-        raise DotFailed(f"cannot run {exe}: {err.strerror}") from None
-    try:
-        out, err = proc.communicate(source.encode("utf-8"), timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _stop(proc)
-        raise DotTimeout(f"`dot` did not finish within {timeout:g} s: draw less with "
-                         "--depth N (blocks collapsed), or write .dot source instead") from None
-    except BaseException:  # Ctrl-C: leave no `dot` running
-        _stop(proc)
-        raise
-    if proc.returncode != 0:
-        lines = err.decode("utf-8", "replace").splitlines()
-        first = next((x for x in lines if x.startswith("Error")), lines[0] if lines else "")
-        raise DotFailed(f"`dot` failed (exit status {proc.returncode}): {_printable(first)}")
-    return out
-
-
-def _stop(proc) -> None:
-    """Kill `dot` and its process group, reap it, close its pipes (never waits on them)."""
-    try:
-        if os.name == "posix":
-            os.killpg(proc.pid, signal.SIGKILL)
-        else:
-            proc.kill()
-    except OSError:
-        pass  # already gone
-    proc.wait()
-    for pipe in (proc.stdin, proc.stdout, proc.stderr):
-        try:
-            pipe.close()
-        except OSError:
-            pass
 
 
 def notebook_svg(graph, *, max_boxes: int = NOTEBOOK_BOXES,

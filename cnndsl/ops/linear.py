@@ -116,7 +116,9 @@ class Flatten(Op):
         return 0  # a view: no arithmetic
 
     def window(self, a):
-        return GLOBAL
+        # Each feature is one unit of the map: it sees that unit's field, no more
+        # (LeNet's flattened features see 16 pixels); what reads them all is global.
+        return POINTWISE
 
     def torch(self, a, ins, out):
         return Ctor("Flatten")

@@ -82,7 +82,7 @@ from ..ops import GLOBAL
 WHOLE_INPUT = GLOBAL  # a field that covers the whole input
 # Paths whose periods (sizes taken from other tensors, align_corners) have a common
 # period beyond this are merged as the largest path's field, not unit by unit.
-PERIOD_LIMIT = 1 << 16
+PERIOD_LIMIT = 1 << 12
 
 
 def _whole(x):
@@ -97,14 +97,24 @@ class AxisField:
 
     shift: int
     units: tuple
+    # The exact stride where ``units`` list only the map's own units: a period longer
+    # than the map (interpolation between sizes with no common factor) is cut to the
+    # map, exact inside it; units beyond repeat it shifted by ``shift``, rounded.
+    exact: Fraction | None = None
 
     @property
     def period(self) -> int:
         return len(self.units)
 
     @property
+    def ratio(self) -> Fraction:
+        """Input pixels per output unit, exactly."""
+        return self.exact if self.exact is not None else Fraction(self.shift, self.period)
+
+    @property
     def stride(self):
-        return self.shift if len(self.units) == 1 else _whole(Fraction(self.shift, self.period))
+        return self.shift if len(self.units) == 1 and self.exact is None else \
+            _whole(self.ratio)
 
     def at(self, j: int) -> tuple[int, int] | None:
         q, t = divmod(j, len(self.units))
@@ -137,15 +147,21 @@ class AxisField:
         lows, highs = [u for u in lows if u], [u for u in highs if u]
         return (min(u[0] for u in lows), max(u[1] for u in highs)) if lows else None
 
-    def through(self, m) -> "AxisField":
+    def through(self, m, length: int | None = None) -> "AxisField":
         """The field after a layer reading, per output unit, the input units of the
-        :class:`~cnndsl.ops.geometry.IndexMap` ``m``."""
-        if m.period == 1 and len(self.units) == 1 and None not in (m.phases[0], self.units[0]):
+        :class:`~cnndsl.ops.geometry.IndexMap` ``m``; ``length`` output units exist
+        (a longer period is listed only that far: see ``exact``)."""
+        if m.period == 1 and len(self.units) == 1 and self.exact is None \
+                and None not in (m.phases[0], self.units[0]):
             # an affine layer on an affine field: Araujo's recursion
             (first, last, _), (lo, hi) = m.phases[0], self.units[0]
             return AxisField(m.step * self.shift, ((lo + first * self.shift, hi + last * self.shift),))
         period = m.period * (self.period // gcd(m.step, self.period))
         shift = period // m.period * m.step // self.period * self.shift
+        exact = self.exact and self.exact * m.step / m.period
+        if length is not None and period > max(length, 1):  # list the map's units, no more
+            exact = Fraction(shift, period) if exact is None else exact
+            period, shift = max(length, 1), round(exact * max(length, 1))
         fast = self.monotone()
         units = []
         for j in range(period):
@@ -156,10 +172,12 @@ class AxisField:
                 units.append((self.at(taps[0])[0], self.at(taps[1])[1]))
             else:
                 units.append(self.hull(*taps))
-        return AxisField(shift, tuple(units)).reduced()
+        return AxisField(shift, tuple(units), exact or None).reduced()
 
     def reduced(self) -> "AxisField":
         """The same field at its smallest period."""
+        if self.exact is not None:
+            return self
         period, units = len(self.units), self.units
         for d in range(1, period):
             if period % d or self.shift * d % period:
@@ -208,7 +226,7 @@ class ReceptiveField:
         out = []
         for a in self.axes:
             j = next((j for j in range(a.period) if a.units[j] is not None), None)
-            out.append(0 if j is None else _whole(j * Fraction(a.shift, a.period) - a.at(j)[0]))
+            out.append(0 if j is None else _whole(j * a.ratio - a.at(j)[0]))
         return tuple(out)
 
     @property
@@ -231,9 +249,11 @@ class ReceptiveField:
             out.append(seen)
         return tuple(out)
 
-    def through(self, maps) -> "ReceptiveField":
-        """The field after a layer with these per-axis index maps."""
-        return ReceptiveField(axes=tuple(a.through(m) for a, m in zip(self.axes, maps)))
+    def through(self, maps, lengths=(None, None)) -> "ReceptiveField":
+        """The field after a layer with these per-axis index maps, whose output has
+        ``lengths`` units per axis (where known)."""
+        return ReceptiveField(axes=tuple(a.through(m, n) for a, m, n in
+                                         zip(self.axes, maps, lengths)))
 
     def to_json(self) -> dict:
         """size, stride and padding per axis (a fractional stride as "1/2"); with a
@@ -262,7 +282,7 @@ def _json(x):
 
 
 def _same_stride(axes) -> bool:
-    return len({Fraction(a.shift, a.period) for a in axes}) == 1
+    return len({a.ratio for a in axes}) == 1
 
 
 def _common(axes) -> int:
@@ -277,7 +297,7 @@ def _union_axis(axes: list[AxisField]) -> AxisField:
     period = _common(axes)
     if not _same_stride(axes) or period > PERIOD_LIMIT:
         # no period (W0301 says why), or one too long to list: the largest path
-        return max(axes, key=lambda a: (a.size, Fraction(a.shift, a.period)))
+        return max(axes, key=lambda a: (a.size, a.ratio))
     units = []
     for j in range(period):
         seen = [u for u in (a.at(j) for a in axes) if u is not None]
@@ -307,7 +327,7 @@ def centre(a: AxisField) -> Fraction | None:
     """Where unit 0's field is centred, on average over a period: the mean over units t
     of ``(L(t) + H(t)) / 2 - t*S``. With period 1, unit 0's centre. Units that see
     nothing are left out (None if none sees anything)."""
-    stride = Fraction(a.shift, a.period)
+    stride = a.ratio
     seen = [(u[0] + u[1], t) for t, u in enumerate(a.units) if u is not None]
     if not seen:
         return None
@@ -390,5 +410,6 @@ def run(graph) -> list[Diagnostic]:
             field = union(fields)
         else:
             field = fields[0]
-        data["rf"] = field.through(maps)
+        shape = data["shape"]
+        data["rf"] = field.through(maps, shape[1:] if shape and len(shape) == 3 else (None, None))
     return warnings

@@ -29,11 +29,13 @@ def _pair(values) -> str:
 
 
 def with_field(net) -> list[str]:
-    """Layers (spec order) whose field is a window on the input, not the whole of it."""
+    """Layers (spec order) whose field is a window on the input, not the whole of it,
+    and whose units lie on a grid (not flattened features, which keep their field)."""
     nodes = net.graph.nodes
     if len(net.input_shape) != 3:
         return []
-    return [v for v in net.layers() if nodes[v]["rf"] != WHOLE_INPUT]
+    return [v for v in net.layers() if nodes[v]["rf"] != WHOLE_INPUT
+            and nodes[v]["shape"] is not None and len(nodes[v]["shape"]) == 3]
 
 
 def default_layers(net) -> list[str]:
