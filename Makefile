@@ -30,6 +30,7 @@ package: $(STAMP)
 	cd $(PKG)/work && $(CORE)/cnndsl --version
 	cd $(PKG)/work && $(CORE)/cnndsl check zoo:resnet50 --json > resnet50.json
 	cd $(PKG)/work && $(CORE)/cnndsl draw zoo:resnet50 -o resnet50.svg && test -s resnet50.svg
+	cd $(PKG)/work && $(CORE)/cnndsl fmt --check "$$($(CORE)/python -c 'from cnndsl import zoo; print(zoo.zoo_dir())')"
 	cd $(PKG)/work && { $(CORE)/cnndsl compile zoo:resnet50 -o resnet50.py 2> missing.txt; \
 		test $$? = 1 && test "$$(wc -l < missing.txt)" = 1 && test ! -e resnet50.py && \
 		grep -q 'pip install "cnndsl\[torch\]"' missing.txt || { cat missing.txt; exit 1; }; }
