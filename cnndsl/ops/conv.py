@@ -27,6 +27,19 @@ class PaddedConv2d(nn.Conv2d):
 '''
 
 
+def _label(kind: str, a: dict) -> str:
+    """`conv 3x3/2 d2 g4, 64`: kernel, then stride, dilation and groups where not 1."""
+    kh, kw = a["kernel"]
+    text = f"{kind} {kh}x{kw}"
+    if a["stride"] != (1, 1):
+        text += "/" + str(_one(a["stride"])).replace(" ", "")
+    if a["dilation"] != (1, 1):
+        text += f" d{_one(a['dilation'])}"
+    if a["groups"] != 1:
+        text += f" g{a['groups']}"
+    return f"{text}, {a['channels']}"
+
+
 @register
 class Conv(Op):
     name = "conv"
@@ -124,15 +137,7 @@ class Conv(Op):
         return Ctor("PaddedConv2d", (ins[0][0], a["channels"]), kwargs, source=PADDED_CONV)
 
     def label(self, a):
-        kh, kw = a["kernel"]
-        text = f"conv {kh}x{kw}"
-        if a["stride"] != (1, 1):
-            text += "/" + str(_one(a["stride"])).replace(" ", "")
-        if a["dilation"] != (1, 1):
-            text += f" d{_one(a['dilation'])}"
-        if a["groups"] != 1:
-            text += f" g{a['groups']}"
-        return f"{text}, {a['channels']}"
+        return _label("conv", a)
 
 
 @register
@@ -220,15 +225,7 @@ class ConvTranspose(Op):
         return Ctor("ConvTranspose2d", (ins[0][0], a["channels"]), kwargs)
 
     def label(self, a):
-        kh, kw = a["kernel"]
-        text = f"deconv {kh}x{kw}"
-        if a["stride"] != (1, 1):
-            text += "/" + str(_one(a["stride"])).replace(" ", "")
-        if a["dilation"] != (1, 1):
-            text += f" d{_one(a['dilation'])}"
-        if a["groups"] != 1:
-            text += f" g{a['groups']}"
-        return f"{text}, {a['channels']}"
+        return _label("deconv", a)
 
 
 def _one(pair):

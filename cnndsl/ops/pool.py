@@ -183,27 +183,20 @@ class AvgPool(_Pool):
         return Ctor("AvgPool2d", (_one(a["kernel"]),), kwargs)
 
 
-@register
-class AdaptiveAvgPool(Op):
-    name = "adaptive_avgpool"
-    aliases = ("adaptive_avg_pool",)
-    family = "pool"
-    saved = ("input",)
+class _AdaptivePool(Op):
+    """Pooling to a fixed output size, the windows computed by torch from the input's."""
 
-    def saves(self, a):
-        return () if a["size"] == (1, 1) else self.saved  # torch pools to 1x1 with mean()
-    doc = "Adaptive average pooling to a fixed output size (nn.AdaptiveAvgPool2d)."
-    example = ('input [256, 13, 13]\n'
-               'adaptive_avgpool((6, 6)) flatten linear(10)')
+    family = "pool"
     shape_doc = "CxHxW -> C x size"
     args = (Arg("size", Pair(min=1), aliases=("output_size",)),)
+    kind = ""  # "avg" or "max": the torch class and the label
 
     def shape(self, a, ins):
         c, _, _ = spatial(ins[0], self.name)
         return (c, *a["size"])
 
     def flops(self, a, ins, out):
-        return numel(ins[0])  # every input element is added once (fvcore counts the same)
+        return numel(ins[0])  # every input element is added or compared once (as fvcore)
 
     def window(self, a):
         # Adaptive windows vary in size across the output; reported as global,
@@ -211,40 +204,35 @@ class AdaptiveAvgPool(Op):
         return GLOBAL
 
     def torch(self, a, ins, out):
-        return Ctor("AdaptiveAvgPool2d", (_one(a["size"]),))
+        return Ctor(f"Adaptive{self.kind.capitalize()}Pool2d", (_one(a["size"]),))
 
     def label(self, a):
-        return f"adaptive avgpool {a['size'][0]}x{a['size'][1]}"
+        return f"adaptive {self.kind}pool {a['size'][0]}x{a['size'][1]}"
 
 
 @register
-class AdaptiveMaxPool(Op):
+class AdaptiveAvgPool(_AdaptivePool):
+    name = "adaptive_avgpool"
+    aliases = ("adaptive_avg_pool",)
+    kind = "avg"
+    saved = ("input",)
+    doc = "Adaptive average pooling to a fixed output size (nn.AdaptiveAvgPool2d)."
+    example = ('input [256, 13, 13]\n'
+               'adaptive_avgpool((6, 6)) flatten linear(10)')
+
+    def saves(self, a):
+        return () if a["size"] == (1, 1) else self.saved  # torch pools to 1x1 with mean()
+
+
+@register
+class AdaptiveMaxPool(_AdaptivePool):
     name = "adaptive_maxpool"
     aliases = ("adaptive_max_pool",)
-    family = "pool"
+    kind = "max"
     saved = ("input", "indices")  # the argmax of each window
     doc = "Adaptive max pooling to a fixed output size (nn.AdaptiveMaxPool2d)."
     example = ('input [256, 13, 13]\n'
                'adaptive_maxpool((6, 6)) flatten linear(10)')
-    shape_doc = "CxHxW -> C x size"
-    args = (Arg("size", Pair(min=1), aliases=("output_size",)),)
-
-    def shape(self, a, ins):
-        c, _, _ = spatial(ins[0], self.name)
-        return (c, *a["size"])
-
-    def flops(self, a, ins, out):
-        return numel(ins[0])  # every input element is compared once
-
-    def window(self, a):
-        # Adaptive windows vary in size across the output: global, as for the average.
-        return GLOBAL
-
-    def torch(self, a, ins, out):
-        return Ctor("AdaptiveMaxPool2d", (_one(a["size"]),))
-
-    def label(self, a):
-        return f"adaptive maxpool {a['size'][0]}x{a['size'][1]}"
 
 
 @register
