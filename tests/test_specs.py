@@ -22,6 +22,7 @@ EXPECTED = {
     "googlenet.cnn": (None, 6_998_552, 0),
     "resnet18.cnn": ("resnet18", None, None),
     "resnet50.cnn": ("resnet50", None, None),
+    "unet.cnn": (None, 31_030_658, 0),  # Ronneberger et al. (2015): 2x388x388 from 572
     "zoo/alexnet.cnn": ("alexnet", None, None),
     "zoo/vgg16.cnn": ("vgg16", None, None),
     "zoo/googlenet.cnn": ("googlenet", None, None),

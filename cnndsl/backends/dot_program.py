@@ -18,6 +18,7 @@ from .diagram import DrawError
 FORMATS = ("dot", "svg", "png", "pdf")
 LABEL_MAX = 240  # characters of one label line: a label is read, not searched
 TIMEOUT = 60.0  # seconds `dot` may take by default (2,000 boxes take about one)
+DPI_RANGE = (24, 600)  # a png's resolution: past 600, a large diagram runs to gigapixels
 
 
 def printable(text: str) -> str:
@@ -52,14 +53,18 @@ class DotFailed(DrawError):
     """`dot` could not be run, or exited with an error."""
 
 
-def render(source: str, fmt: str, *, timeout: float | None = TIMEOUT) -> bytes:
+def render(source: str, fmt: str, *, timeout: float | None = TIMEOUT,
+           dpi: int | None = None) -> bytes:
     """Run `dot` on ``source``; ``fmt`` is one of FORMATS ("dot" returns the source).
 
     `dot` gets ``timeout`` seconds (None: no limit); past it, it and anything
-    it started are killed and :class:`DotTimeout` is raised.
+    it started are killed and :class:`DotTimeout` is raised. ``dpi`` sets a png's
+    resolution (dot's default is 96, a screen's); the source itself is unchanged.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if dpi is not None and (fmt != "png" or not DPI_RANGE[0] <= dpi <= DPI_RANGE[1]):
+        raise ValueError(f"dpi applies to png only, from {DPI_RANGE[0]} to {DPI_RANGE[1]}")
     if fmt == "dot":
         return source.encode("utf-8")
     exe = shutil.which("dot")
@@ -69,7 +74,8 @@ def render(source: str, fmt: str, *, timeout: float | None = TIMEOUT) -> bytes:
                          "or write .dot source instead")
     try:
         # Its own process group, so that a timeout stops whatever `dot` started too.
-        proc = subprocess.Popen([exe, f"-T{fmt}"], stdin=subprocess.PIPE,
+        command = [exe, f"-T{fmt}"] + ([f"-Gdpi={int(dpi)}"] if dpi is not None else [])
+        proc = subprocess.Popen(command, stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 start_new_session=os.name == "posix")
     except OSError as err:

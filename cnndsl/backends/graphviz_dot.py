@@ -3,8 +3,11 @@
 :mod:`.diagram` decides what is drawn (boxes, clusters, folded layers,
 collapsed blocks, shortcuts, errors); this module writes it: stages,
 block calls and named paths as clusters labelled with their names, each
-layer as a box labelled by its op (`conv 3x3/2, 64`), edges labelled with
-the shape flowing along them, shortcuts dashed, failing layers red.
+layer as a box labelled by its op and padding (`conv 3x3/2, 64, p=1`; the
+labels are :mod:`.dot_labels`), edges labelled with the shape flowing along
+them, into and out of collapsed blocks too, shortcuts dashed, failing layers
+red. Top to bottom, a cluster's title sits clear of the edges into it; left
+to right, each stage is a row of its own, so a deep network wraps.
 
 Same graph, byte-identical source: everything is emitted in spec order.
 graphviz is imported lazily: `cnndsl check` never pays for it.
@@ -24,17 +27,16 @@ True
 
 from __future__ import annotations
 
-import html
-
-from ..ops.base import GLOBAL, fmt_shape
+from ..ops.base import fmt_shape
 from ..units import si as _si
 from .diagram import OUTPUT, Diagram, DrawError, DrawOptions, Item, TooLarge
+from .dot_labels import block_title, html_label, op_text, rf_text, shape_text, shown
 # Running `dot` lives in .dot_program; its names stay importable from here.
-from .dot_program import (FORMATS, LABEL_MAX, TIMEOUT, DotFailed, DotMissing,  # noqa: F401
-                          DotTimeout, format_for, printable, render)
+from .dot_program import (DPI_RANGE, FORMATS, LABEL_MAX, TIMEOUT, DotFailed,  # noqa: F401
+                          DotMissing, DotTimeout, format_for, printable, render)
 
 __all__ = ["DrawOptions", "DrawError", "DotMissing", "DotFailed", "DotTimeout", "TooLarge",
-           "FORMATS", "SHOW", "format_for", "render", "to_dot", "notebook_svg"]
+           "FORMATS", "DPI_RANGE", "SHOW", "format_for", "render", "to_dot", "notebook_svg"]
 
 SHOW = ("rf", "params", "macs")
 
@@ -61,20 +63,12 @@ NOTEBOOK_BOXES = 400  # a notebook draws what dot lays out in a fraction of a se
 NOTEBOOK_TIMEOUT = 5.0  # ...and gives up on dot after this, showing text only
 
 
-def _rf_text(rf) -> str:
-    """The rf pass's value for a node (a ReceptiveField, or "global")."""
-    if rf is None:
-        return ""
-    if rf == GLOBAL:
-        return "rf global"
-    size = getattr(rf, "size", rf)
-    if isinstance(size, (tuple, list)) and len(size) == 2:
-        return f"rf {size[0]}" if size[0] == size[1] else f"rf {size[0]}x{size[1]}"
-    return f"rf {size}"
 
 
-def _shape_text(shape) -> str:
-    return "?" if shape is None else fmt_shape(shape)
+
+
+
+
 
 
 class _Writer:
@@ -91,7 +85,7 @@ class _Writer:
         g, out = self.g, []
         show = set(self.o.show) | ({"params", "macs"} if always else set())
         if "rf" in show:
-            text = _rf_text(g.nodes[nodes[-1]].get("rf"))
+            text = rf_text(g.nodes[nodes[-1]].get("rf"))
             if text:
                 out.append(text)
         for key, name in (("params", "params"), ("macs", "MACs")):
@@ -104,23 +98,22 @@ class _Writer:
         g = self.g
         if item.group is not None:
             kind, name, call = item.group
-            title = _block_title(name, call) if kind == "block" else name
+            title = block_title(name, call) if kind == "block" else name
             if item.count > 1:
                 title += f" × {item.count}"
-            lines = [f"{_shape_text(self.d.in_shape(item))} → "
-                     f"{_shape_text(self.d.out_shape(item))}"]
+            lines = [f"{shape_text(self.d.in_shape(item))} → "
+                     f"{shape_text(self.d.out_shape(item))}"]
             lines += self._extras(item.nodes, always=True) + self._errors(item)
-            return _html(title, lines, bold=True)
+            return html_label(title, lines, bold=True)
         head = g.nodes[item.nodes[0]]
-        title = head["op"].label(head["args"])
+        title = op_text(head)
         if item.nodes[0] == "input":
-            title = f"input {_shape_text(head['shape'])}"
+            title = f"input {shape_text(head['shape'])}"
         lines = []
         if len(item.nodes) > 1:
-            lines.append(" · ".join(g.nodes[v]["op"].label(g.nodes[v]["args"])
-                                    for v in item.nodes[1:]))
+            lines.append(" · ".join(op_text(g.nodes[v]) for v in item.nodes[1:]))
         lines += self._extras(item.nodes) + self._errors(item)
-        return _html(title, lines, header=header)
+        return html_label(title, lines, header=header)
 
     def _errors(self, item: Item) -> list[str]:
         """The errors of the layers in a box, once each."""
@@ -145,19 +138,21 @@ class _Writer:
             attrs.update(color=ERROR, penwidth="2", fillcolor=ERROR_FILL)
         return attrs
 
-    @staticmethod
-    def _cluster_attrs(entry: tuple) -> dict:
+    def _cluster_attrs(self, entry: tuple) -> dict:
         kind, name, label = entry
         if kind == "stage":
-            return {"label": _html(name, []), "style": "rounded", "color": "#666666",
-                    "fontsize": "12", "labeljust": "l", "margin": "6"}
+            return {"label": self._cluster_title(name, 12), "style": "rounded",
+                    "color": "#666666", "fontsize": "12", "labeljust": "l", "margin": "6"}
         if kind == "block":
-            return {"label": _html(_block_title(name, label), []), "style": "rounded,filled",
-                    "fillcolor": "#fbfbf3", "color": "#b7b7a4", "fontsize": "11",
-                    "labeljust": "l", "margin": "6"}
+            return {"label": self._cluster_title(block_title(name, label), 11),
+                    "style": "rounded,filled", "fillcolor": "#fbfbf3", "color": "#b7b7a4",
+                    "fontsize": "11", "labeljust": "l", "margin": "6"}
         named = not (name.startswith("path_") and name[5:].isdigit())
-        return {"label": _html(name, []) if named else "", "style": "dotted" if named else "invis",
-                "color": "#999999", "fontsize": "10"}
+        return {"label": self._cluster_title(name, 10) if named else "",
+                "style": "dotted" if named else "invis", "color": "#999999", "fontsize": "10"}
+
+    def _cluster_title(self, title: str, size: int) -> str:
+        return html_label(title, [])
 
     def _title(self) -> str:
         g = self.g
@@ -165,11 +160,11 @@ class _Writer:
         out = g.graph.get("output")
         if g.graph.get("input") is not None:
             arrow = f"{fmt_shape(g.graph['input'])} → "
-            arrow += _shape_text(g.nodes[out]["shape"]) if out in g else "?"
+            arrow += shape_text(g.nodes[out]["shape"]) if out in g else "?"
             parts.append(arrow)
         if g.graph.get("params") is not None:
             parts.append(f"{_si(g.graph['params'])} params, {_si(g.graph['macs'])} MACs")
-        return _html("  ·  ".join(parts), [self.d.note])
+        return html_label("  ·  ".join(parts), [self.d.note])
 
     # --------------------------------------------------------------- emit
     def source(self) -> str:
@@ -211,12 +206,12 @@ class _Writer:
     def _output_attrs(self, o) -> dict:
         if not o.name:
             return {"label": "output", "fillcolor": FILL["input"]}
-        lines = [_shape_text(self.g.nodes[o.node]["shape"])]
+        lines = [shape_text(self.g.nodes[o.node]["shape"])]
         attrs = {"fillcolor": FILL["input"]}
         if o.training:
             lines.append("training only")
             attrs["style"] = "rounded,filled,dashed"
-        attrs["label"] = _html(f"output {o.name}", lines)
+        attrs["label"] = html_label(f"output {o.name}", lines)
         return attrs
 
     def _levels(self, dot, outputs):
@@ -271,7 +266,7 @@ class _Writer:
             if kind == "block" and isinstance(only, Item) and only.group is None:
                 # A block that draws as one box (conv+bn+relu) is named in the box, not
                 # boxed again.
-                dot.node(only.id, **self._node_attrs(only, _block_title(local, call)))
+                dot.node(only.id, **self._node_attrs(only, block_title(local, call)))
                 continue
             name = f"{prefix}.{local}" if prefix else local
             if kind == "path" and self.d.levels:
@@ -280,16 +275,63 @@ class _Writer:
                 self._emit(dot, child, name)
                 continue
             with dot.subgraph(name=f"cluster_{name}") as sub:
-                sub.attr(**self._cluster_attrs(child["entry"]))
+                attrs = self._cluster_attrs(child["entry"])
+                if self.o.rankdir == "TB" and not self.d.levels and attrs["label"]:
+                    attrs.update(self._clear_title(child, attrs))
+                sub.attr(**attrs)
                 self._emit(sub, child, name)
+
+    def _clear_title(self, tree, attrs) -> dict:
+        """Top to bottom, an edge enters a cluster through its title's row, at the middle
+        of its first box (and a shortcut down its right side). A title narrower than half
+        that box stays top left, clear of both; a wider one goes right, after an empty
+        cell as wide as half the box, so the edge passes left of the text."""
+        widest = max(len(printable(self._op_title(b))) for b in _boxes(tree)) * 11 * 0.6
+        title = attrs["label"][1:-1]
+        if len(printable(title)) * float(attrs["fontsize"]) * 0.6 + 12 < widest / 2:
+            return {"labeljust": "l", "labelloc": "t"}  # (set: a cluster's own inherit)
+        label = (f'<<table border="0" cellborder="0" cellpadding="0" cellspacing="0"><tr>'
+                 f'<td width="{round(widest / 2) + 28}"></td><td>{title}</td></tr></table>>')
+        return {"label": label, "labeljust": "r", "labelloc": self._title_side(tree)}
+
+    def _title_side(self, tree) -> str:
+        """"t", or "b" for a cluster whose paths are entered side by side (Inception's)
+        and left by one edge: that exit leaves the bottom row in the middle, clear of
+        the title. (A residual block's shortcut enters at its merge: "t".)"""
+        inside = {b.id for b in _boxes(tree)}
+        into = {e.head for e in self.d.edges if e.head in inside and e.tail not in inside}
+        out = {e.tail for e in self.d.edges if e.tail in inside and e.head not in inside}
+        paths = all(not self.g.nodes[self.d.items[b].nodes[0]]["op"].many_inputs for b in into)
+        return "b" if len(into) > 1 and paths and len(out) == 1 else "t"
+
+    def _op_title(self, item: Item) -> str:
+        """A box's title line, whose length sizes the box."""
+        if item.group is not None:
+            count = f" × {item.count}" if item.count > 1 else ""
+            return block_title(item.group[1], item.group[2]) + count
+        return op_text(self.g.nodes[item.nodes[0]])
+
+    def _stage(self, box) -> tuple:
+        """The outermost scope entry a box is drawn in (or is), as a 1-tuple; () for none."""
+        item = self.d.items.get(box)
+        if item is None:
+            return ()
+        return (item.cluster + ((item.group,) if item.group else ()))[:1]
+
+    def _wraps(self, e) -> bool:
+        """Left to right, each stage starts a row of its own (under the one before), as
+        text wraps: the edges between stages do not set ranks, so a full ResNet is a
+        stack of short rows, not one line thousands of pixels long."""
+        if self.o.rankdir == "TB" or self.d.levels:
+            return False
+        tail, head = self._stage(e.tail), self._stage(e.head)
+        return bool(tail and head) and tail != head and tail[0][0] == head[0][0] == "stage"
 
     def _edges(self, dot):
         labelled = set()
         for e in self.d.edges:
-            # A tensor read by several boxes is labelled once, on its first edge;
-            # a block box already shows its in and out shapes.
-            boxed = any(x in self.d.items and self.d.items[x].group is not None
-                        for x in (e.tail, e.head))
+            # A tensor read by several boxes is labelled once, on its first edge,
+            # into and out of a collapsed block's box too.
             attrs = {}
             if e.size_of:
                 # Not data flow: the op takes only this tensor's size (`crop(to=x)`).
@@ -297,8 +339,8 @@ class _Writer:
                            color=SIZE, fontcolor=SIZE, arrowhead="onormal", constraint="false",
                            **{"class": "size"})
                 continue
-            if e.tail not in labelled and not boxed:
-                attrs["label"] = ", ".join(_shape_text(s) for s in e.shapes)
+            if e.tail not in labelled:
+                attrs["label"] = ", ".join(shape_text(s) for s in e.shapes)
             labelled.add(e.tail)
             if e.blamed:
                 attrs.update(color=ERROR, fontcolor=ERROR, penwidth="1.5")
@@ -309,42 +351,30 @@ class _Writer:
                              **{"class": "skip"})
             else:
                 attrs["weight"] = "4"  # keep the main line straight
+            if self._wraps(e):
+                attrs.update(constraint="false", weight="0")
             self._edge(dot, e.tail, e.head, **attrs)
 
     def _error_box(self, dot, d, box: str):
         """An error no layer stands for (a bad argument): a red box after the layers before it."""
         where = str(d.span) if d.span else ""
-        dot.node(box, _html(f"error[{d.code}]: {d.message}", [where]), color=ERROR,
+        dot.node(box, html_label(f"error[{d.code}]: {d.message}", [where]), color=ERROR,
                  fillcolor=ERROR_FILL, penwidth="2")
         anchor = self.d.error_anchor(d)
         if anchor is not None:
             dot.edge(anchor, box, style="dashed", color=ERROR)
 
 
-def _block_title(name: str, call: str) -> str:
-    """`inception(64, ...)`, or `inception3a: inception(64, ...)` when the spec named the call."""
-    call = call.removesuffix(f" as {name}")
-    base, _, number = name.rpartition("_")
-    auto = number.isdigit() and call.startswith(base + "(") or call == base
-    return call if auto else f"{name}: {call}"
+def _boxes(tree):
+    """The boxes of a cluster, nested ones too."""
+    for c in tree["children"]:
+        yield from [c] if isinstance(c, Item) else _boxes(c)
 
 
-def _shown(text: str) -> str:
-    """Spec text inside an HTML-like label: entities for `<>&"'`, and backslashes
-    doubled, since dot expands `\\N` (the node's name), `\\G` and `\\\\` there too."""
-    return html.escape(printable(text)).replace("\\", "\\\\")
 
 
-def _html(title: str, lines: list[str], bold: bool = False, header: str = "") -> str:
-    """A Graphviz HTML-like label: an optional small header, the title, then smaller grey lines."""
-    head = _shown(title)
-    if bold:
-        head = f"<b>{head}</b>"
-    if header:
-        head = f'<font point-size="9" color="#333333"><i>{_shown(header)}</i></font><br/>{head}'
-    body = "".join(f'<br/><font point-size="9" color="#555555">{_shown(x)}</font>'
-                   for x in lines if x)
-    return f"<{head}{body}>"
+
+
 
 
 def to_dot(graph, options: DrawOptions | None = None, diagnostics=()) -> str:
