@@ -57,6 +57,11 @@ def heavy(inst: Inst) -> bool:
     return inst.kind != "layer" or inst.op in ("conv", "linear", "channel_linear")
 
 
+def _named(inst: Inst) -> bool:
+    """Whether the statement, or one inside its paths, carries an `as` name."""
+    return inst.name is not None or any(_named(c) for seq in inst.children for c in seq)
+
+
 def compress(seq: list, longest: int = 6) -> list:
     """Runs of equal statements (or equal groups of up to ``longest``) as ``repeat N``."""
     out, i = [], 0
@@ -67,6 +72,8 @@ def compress(seq: list, longest: int = 6) -> list:
                 break
             if period > 1 and not heavy(seq[i]):
                 continue  # a run reads from its layer with weights on: `conv relu`, not `relu conv`
+            if any(_named(s) for s in seq[i:i + period]):
+                continue  # `as NAME` would give one name to every turn (E0210)
             unit = [s.key() for s in seq[i:i + period]]
             count = 1
             while seq[i + count * period: i + (count + 1) * period] and \
