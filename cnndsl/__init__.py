@@ -11,6 +11,12 @@ from .importer import from_module
 from .network import Network, load, loads
 from .transfer import transfer_weights
 
-__all__ = ["CnnError", "Diagnostic", "Network", "from_module", "load", "loads",
+__all__ = ["CnnError", "Diagnostic", "Network", "fold_batchnorm", "from_module", "load", "loads",
            "transfer_weights"]
+
+
+def fold_batchnorm(network, module):
+    """Batch norm folded into trained weights (docs/compile.md): transfer, train, then fold."""
+    from .backends.optimize import fold_batchnorm as fold
+    return fold(network, module)
 __version__ = "0.1.0"

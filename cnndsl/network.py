@@ -91,6 +91,12 @@ class Network:
         from .backends.optimize import optimize as run
         return run(self.graph, module, optimize)
 
+    def fold_batchnorm(self, module):
+        """``module`` (trained, from :meth:`to_module`) with batch norm folded into its
+        convolutions: a new module, eval only. Transfer and train first, fold last."""
+        from .backends.optimize import fold_batchnorm
+        return fold_batchnorm(self, module)
+
     def to_source(self, *, optimize: str | None = None) -> str:
         """Standalone PyTorch source of the module class (no cnndsl import needed)."""
         from .extras import require

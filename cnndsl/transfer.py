@@ -142,6 +142,7 @@ def transfer_weights(src, dst, *, strict: bool = True,
     from .extras import require  # noqa: PLC0415
     require("torch", "transfer_weights()")
     import torch  # noqa: PLC0415 (cnndsl check does not import torch)
+    _check_not_folded(src, dst)
 
     theirs, ours = _entries(src), _entries(dst)
     _check_usable(torch, theirs, ours, dst)
@@ -264,3 +265,13 @@ def _changed_by_copy(torch, s, dtype, allow_nonfinite: bool) -> str:
             if not torch.equal(s.to(dtype).to(s.dtype), s):
                 return f"is {s.dtype} with values that {dtype} cannot hold exactly"
     return ""
+
+
+def _check_not_folded(src, dst) -> None:
+    """Batch norm folded on one side only: a BN entry would pair with a conv bias."""
+    folded = [getattr(type(m), "folded_batchnorm", ()) for m in (src, dst)]
+    if bool(folded[0]) != bool(folded[1]):
+        side, names = ("source", folded[0]) if folded[0] else ("destination", folded[1])
+        raise TransferError(f"the {side} has its batch norm folded into its convolutions "
+                            f"({len(names)} layers, {names[0]} first): transfer into "
+                            "net.to_module() first, then fold it (cnndsl.fold_batchnorm)")

@@ -74,4 +74,4 @@ def test_optimized_source_from_the_cli(tmp_path):
     assert main(["compile", str(spec), "--optimize", "inference", "-o", str(out)]) == 0
     text = out.read_text()
     assert "BatchNorm" not in text and "nn.ReLU(inplace=True)" in text
-    assert "self.stem.conv_1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3)\n" in text
+    assert "conv_1=nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3),\n" in text

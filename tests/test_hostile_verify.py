@@ -114,7 +114,7 @@ def test_a_class_torch_lacks_is_defined_once_and_called_without_nn():
     source = generate(net.graph, overrides=overrides)
     text = source.text
     assert text.count("class Scale2d(nn.Module):") == 1
-    assert text.index("class Path(Scope)") < text.index("class Scale2d") < text.index("class T(")
+    assert text.index("class Stage(nn.Sequential)") < text.index("class Scale2d") < text.index("class T(")
     assert "self.relu_1 = Scale2d(2.0)" in text and "nn.Scale2d" not in text
     model = load_class(source)()
     x = torch.randn(1, 1, 4, 4)

@@ -24,6 +24,28 @@ from .torch_module import load_class
 LEVELS = ("inference",)
 
 
+def fold_batchnorm(network, module):
+    """``module`` (trained, built by ``network.to_module()``) with every batch norm that
+    follows a convolution folded into it: a new module in eval mode, for inference.
+
+    Fold last: load or transfer weights into ``network.to_module()``, fine-tune,
+    then fold. A folded module has no batch norm left to load into, so
+    ``transfer_weights`` refuses it (``folded_batchnorm`` on its class names what
+    was folded away). ``network`` is a :class:`cnndsl.Network` or its graph.
+
+    >>> import torch, cnndsl
+    >>> net = cnndsl.loads("network t\\ninput [1, 8, 8]\\nconv(4, k=3, bias=false) bn relu")
+    >>> trained = net.to_module()  # ... transfer_weights, fine-tuning ...
+    >>> folded = fold_batchnorm(net, trained)
+    >>> type(folded).folded_batchnorm
+    ('batchnorm_1',)
+    >>> x = torch.randn(2, 1, 8, 8)
+    >>> torch.allclose(folded(x), trained.eval()(x), atol=1e-6)
+    True
+    """
+    return optimize(getattr(network, "graph", network), module, "inference")
+
+
 def _rewrites(graph, module) -> tuple[dict, dict]:
     """(overrides for codegen, {folded conv node: its batch-norm node})."""
     import torch.nn as nn  # noqa: PLC0415
@@ -101,6 +123,7 @@ def optimize(graph, module, level: str = "inference"):
     _check(level)
     overrides, folds = _rewrites(graph, module)
     cls = load_class(generate(graph, overrides=overrides))
+    cls.folded_batchnorm = tuple(folds[v] for v in graph.nodes if v in folds)
     out = cls()
     param = next(module.parameters(), None)
     if param is not None:  # before copying, or float64 weights would round through float32

@@ -1,17 +1,22 @@
-"""Graph to PyTorch source: one readable ``nn.Module`` class per network.
+"""Graph to PyTorch source that reads like hand-written PyTorch.
 
-The emitted class mirrors the spec: every stage, block call and path is a
-named container submodule, so a layer's attribute path is its node id
+The emitted file mirrors the spec: every stage, block call and path is a
+submodule, so a layer's attribute path is its node id
 (``self.b3.inception_1.path_2.conv_1``) and ``state_dict`` keys follow the
-spec. The forward is straight-line code generated from the graph in spec
-order (a topological order): one statement per layer, merges as
-``torch.cat`` / ``+`` from the op's ``forward_source``. Nothing walks the
-graph at call time, which is what keeps per-call overhead at the level of
-hand-written code.
+spec (docs/compile.md). A block definition becomes a class (one per
+structure, with the widths and strides that vary as constructor arguments,
+as torchvision's ``Bottleneck(inplanes, planes, stride)``), a stage or path
+whose layers run one after another an ``nn.Sequential`` with named
+children, and repeated calls a loop (:mod:`.codegen_tree`,
+:mod:`.codegen_classes`, :mod:`.codegen_forward`). Each class has its own
+straight-line ``forward`` reading attributes one level deep, which is what
+keeps per-call overhead at the level of hand-written code; nothing goes
+around ``nn.Module``, so quantization, pruning or a submodule replaced
+through ``_modules`` act on the forward.
 
 Like Jinja's compiler, the generator keeps a map from generated lines to
 the layers, and so the spec lines, they came from (:attr:`GeneratedSource.lines`,
-:attr:`GeneratedSource.spec_lines`).
+the first call's, for a class many calls share; :attr:`GeneratedSource.spec_lines`).
 
 Text from outside (the spec's file name, block calls as written, string
 arguments, ``--set`` values) enters the source only as an escaped literal
@@ -33,75 +38,36 @@ base name, so no machine path is written. Every result then passes
 from __future__ import annotations
 
 import keyword
-import math
-import re
-import textwrap
 from dataclasses import dataclass, field
 
-from ..diagnostics import visible
 from ..expressions import show_value
-from ..ops.base import Ctor, Param, fmt_shape
+from ..ops.base import Param, fmt_shape
 from ..outputs import DICT, TENSOR, TRAINING_TUPLE, declared, eval_outputs, returns, training_only
+from . import codegen_tree as tree
+from .codegen_classes import render, resolve_shapes, signature
+from .codegen_forward import Builder, _definition
+from .codegen_text import (WIDTH, _comment, _docstring, _fit, _identifier, _Namer, _split, _variable,
+                           _wrap, base_name, class_name, literal)
+from .codegen_tree import resolve
 from .verify import GeneratedSourceError, verify_source
 
-# The containers every generated file defines. Their names appear in
-# print(model), so a block call reads `Block(inception(64, ...))`.
-PRELUDE = '''\
-class Scope(nn.Module):
-    """A stage, block call or path of the spec, or the whole network.
+# The containers a generated file defines, each only where it is used.
+PRELUDE = {
+    "Stage": '''\
+class Stage(nn.Sequential):
+    """Layers and blocks of the spec that run one after another, by name."""
 
-    Submodules are also kept in the instance __dict__, so the attribute reads
-    in forward (self.b3.inception_1.conv_1) skip nn.Module.__getattr__, a
-    Python call per dot that costs ~10% of LeNet's forward at batch 1.
-    """
-
-    def __init__(self, text: str = "") -> None:
+    def __init__(self, **layers: nn.Module) -> None:
         super().__init__()
-        self.text = text
-
-    def extra_repr(self) -> str:
-        return self.text
-
-    def __setattr__(self, name: str, value) -> None:
-        super().__setattr__(name, value)
-        if name in self._modules:
-            self.__dict__[name] = self._modules[name]
-
-    def add_module(self, name: str, module) -> None:
-        super().add_module(name, module)
-        self.__dict__[name] = module
-
-    def __delattr__(self, name: str) -> None:
-        if name in self._modules:
-            self.__dict__.pop(name, None)
-        super().__delattr__(name)
-
-
-class Stage(Scope):
-    pass
-
-
-class Block(Scope):
-    pass
-
-
-class Path(Scope):
-    pass
-'''
-
-WIDTH = 99  # the longest line emitted where a line can be broken
-CONTAINERS = {"stage": "Stage", "block": "Block", "path": "Path"}
-
-# Names a submodule or a local variable cannot take: Python keywords, the
-# attributes every nn.Module already has (`forward`, `training`, `eval`...)
-# and the names the generated code itself uses.
-_RESERVED_LOCALS = {"self", "torch", "nn", "probe"}
-
-
-def _module_attributes() -> set[str]:
-    import torch.nn as nn  # noqa: PLC0415 (torch is imported only by backends)
-    return set(dir(nn.Module())) | {"text"}
-
+        for name, layer in layers.items():
+            self.add_module(name, layer)''',
+    "Path": '''\
+class Path(Stage):
+    """A path of a merge whose layers run one after another."""''',
+    "Scope": '''\
+class Scope(nn.Module):
+    """A stage, block or path whose layers the enclosing forward calls itself."""''',
+}
 
 @dataclass(frozen=True)
 class GeneratedSource:
@@ -114,121 +80,6 @@ class GeneratedSource:
     lines: dict = field(default_factory=dict)  # generated line number -> node id
     # node id -> attribute path of a bare parameter (Param), on its scope's module
     param_paths: dict = field(default_factory=dict)
-
-
-def class_name(name: str) -> str:
-    """`resnet18` -> `Resnet18`, `my_net` -> `MyNet`: a class name people would write."""
-    parts = [p for p in name.replace("-", "_").split("_") if p]
-    text = "".join(p[:1].upper() + p[1:] for p in parts) or "Network"
-    return text if _identifier(text) and not keyword.iskeyword(text) else f"Net{_safe(text)}"
-
-
-def _identifier(name: str) -> bool:
-    # ASCII only: Python folds other identifiers by NFKC, so `ｘ` would be `x`.
-    return name.isascii() and name.isidentifier()
-
-
-def _safe(name: str) -> str:
-    """Any name as an ASCII identifier (the language's names already are)."""
-    return name if _identifier(name) else "_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
-
-
-class _Namer:
-    """Sanitises spec names into attribute names, distinct within each parent."""
-
-    def __init__(self):
-        self.reserved = _module_attributes()
-        self.taken: dict[tuple, dict[str, str]] = {}
-
-    def path(self, node_id: str) -> str:
-        out: list[str] = []
-        for segment in node_id.split("."):
-            names = self.taken.setdefault(tuple(out), {})
-            if segment not in names:
-                name = _safe(segment)
-                while (keyword.iskeyword(name) or name in self.reserved
-                       or name in names.values()):
-                    name += "_"
-                names[segment] = name
-            out.append(names[segment])
-        return ".".join(out)
-
-
-def _fit(prefix: str, call: str, indent: int = 8) -> str:
-    """`prefix + call` on one line, or black's layout when it is wider than WIDTH."""
-    if indent + len(prefix) + len(call) <= WIDTH:
-        return prefix + call
-    head, _, rest = call.partition("(")
-    pad = " " * indent
-    return f"{prefix}{head}(\n{pad}    {rest[:-1]}\n{pad})"
-
-
-def literal(value) -> str:
-    """Source for a constructor argument: a Python literal, never pasted text.
-
-    Strings go through ``repr``, which escapes quotes, backslashes and every
-    unprintable character; a non-finite float is spelt as a call, since
-    ``repr`` gives the bare names ``inf`` and ``nan``.
-
-    >>> literal(("C:\\\\Users", 1.5, True, float("inf")))
-    "('C:\\\\\\\\Users', 1.5, True, float('inf'))"
-    """
-    if value is None or isinstance(value, (bool, int, str)):
-        return repr(value)
-    if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else f"float({str(value)!r})"
-    if isinstance(value, (tuple, list)):
-        items = ", ".join(literal(v) for v in value)
-        if isinstance(value, list):
-            return f"[{items}]"
-        return f"({items},)" if len(value) == 1 else f"({items})"
-    raise GeneratedSourceError(f"cannot write a {type(value).__name__} as a constructor argument")
-
-
-def _ctor_source(ctor: Ctor) -> str:
-    """`nn.Conv2d(3, 64, kernel_size=3)`; a class the file defines itself has no `nn.`."""
-    names = [ctor.cls, *ctor.kwargs]
-    if not all(_identifier(n) and not keyword.iskeyword(n) for n in names):
-        raise GeneratedSourceError(f"constructor {ctor.cls!r}: a name is not an identifier")
-    args = [literal(a) for a in ctor.args]
-    args += [f"{k}={literal(v)}" for k, v in ctor.kwargs.items()]
-    prefix = "" if getattr(ctor, "source", "") else "nn."
-    return f"{prefix}{ctor.cls}({', '.join(args)})"
-
-
-def _param_source(param: Param) -> str:
-    """`nn.Parameter(torch.full((96, 1, 1), 1e-06))`: every value ``fill``, float32."""
-    return f"nn.Parameter(torch.full({literal(tuple(param.shape))}, {literal(float(param.fill))}))"
-
-
-def _variable(base: str) -> str:
-    name = base if _identifier(base) else "x"
-    while keyword.iskeyword(name) or name in _RESERVED_LOCALS:
-        name += "_"
-    return name
-
-
-def base_name(file: str) -> str:
-    """The spec's file name without its folders, split at `/` and `\\` alike: a
-    generated file names no machine path (`C:\\Users\\nina\\vgg.cnn` -> `vgg.cnn`)."""
-    return next((part for part in reversed(re.split(r"[\\/]", file)) if part), file)
-
-
-def _comment(text: str, indent: int = 0) -> list[str]:
-    """Text as comment lines: escaped by `visible`, so it cannot end the
-    comment, start a line or reorder what an editor shows; wrapped at WIDTH."""
-    width = WIDTH - indent - 2
-    return ["# " + line for line in textwrap.wrap(visible(text), width,
-                                                  break_on_hyphens=False)] or ["#"]
-
-
-def _docstring(text: str, indent: str) -> list[str]:
-    """A triple-quoted docstring of ``visible(text)``, wrapped: a
-    backslash and a quote are escaped, so nothing in it can end the string."""
-    wrapped = textwrap.wrap(visible(text), WIDTH - len(indent) - 3, break_on_hyphens=False)
-    escaped = [line.replace("\\", "\\\\").replace('"', '\\"') for line in wrapped or [""]]
-    lines = [indent + ('"""' if i == 0 else "") + line for i, line in enumerate(escaped)]
-    return lines + [indent + '"""']
 
 
 def _header(graph) -> list[str]:
@@ -246,166 +97,233 @@ def _header(graph) -> list[str]:
 
 def generate(graph, *, overrides: dict | None = None, probe: bool = False,
              header: bool = True) -> GeneratedSource:
-    """Emit the module class for a checked graph (node data as cnndsl.elaborate writes it).
+    """Emit the module classes for a checked graph (node data as cnndsl.elaborate writes it).
 
     ``overrides`` maps a node id to the :class:`Ctor` to build instead of
     the op's, or to None to drop the layer (its input flows through): the
     inference optimizer uses it to fold batch norm into convolutions.
     ``probe`` adds a ``probe(node_id, tensor)`` call after every layer,
-    for tests that compare each real output shape with the inferred one.
+    for tests that compare each real output shape with the inferred one
+    (every scope is then a plain container the network's forward reaches into).
     """
     overrides = overrides or {}
     g = graph.graph
-    # Layers only training outputs need (aux classifiers) run last, under `if self.training:`.
-    deferred = training_only(graph)
-    layers = [v for v in graph.nodes if v != "input" and v not in deferred]
-    layers += [v for v in graph.nodes if v in deferred]
+    layers = [v for v in graph.nodes if v != "input"]
+    ctors, dropped = {}, {}
+    for v in layers:
+        data = graph.nodes[v]
+        if v in overrides:
+            ctors[v] = overrides[v]
+            if ctors[v] is None:  # dropped: the value flows through
+                dropped[v] = data["inputs"][0]
+        else:
+            ctors[v] = data["op"].torch(data["args"],
+                                        [graph.nodes[u]["shape"] for u in data["inputs"]],
+                                        data["shape"])
+    deferred = training_only(graph)  # aux classifiers: run last, under `if self.training:`
+    results = [resolve(node, dropped) for _, node, _ in declared(graph)]
     namer = _Namer()
 
-    init: list[tuple[str, str | None, str]] = []  # (line, node id, the node it is for)
-    forward: list[tuple[str, str | None]] = []
-    module_paths: dict[str, str] = {}
-    param_paths: dict[str, str] = {}
-    spec_lines: dict[str, str] = {}
-    made: set[str] = set()
+    def is_module(v: str) -> bool:
+        return ctors[v] is not None and not isinstance(ctors[v], Param)
+
+    root = tree.build(graph, layers, dropped, set(results), deferred, probe, is_module)
     defined: dict[str, str] = {}  # class source -> its name: what the file defines itself
-
-    # Liveness: the index of the statement that last reads each tensor, so a
-    # variable name is reused only once its value is dead (like a register
-    # allocator); the output stays live to the return.
-    position = {v: i for i, v in enumerate(layers)}
-    last_use = {"input": -1}
+    module_paths, param_paths, spec_lines = {}, {}, {}
     for v in layers:
-        last_use.setdefault(v, -1)
-        for u in graph.nodes[v]["inputs"]:
-            last_use[u] = max(last_use[u], position[v])
-    for _, node, _ in declared(graph):
-        last_use[node] = len(layers)
-    holder: dict[str, str] = {"x": "input"}  # variable -> node whose value it holds
-    var: dict[str, str] = {"input": "x"}
-
-    def free(name: str, i: int) -> bool:
-        return name not in holder or last_use[holder[name]] <= i
-
-    for i, v in enumerate(layers):
-        if v in deferred and not any(v2 in deferred for v2 in layers[:i][-1:]):
-            forward.append(("if self.training:", None))
-        indent = "    " if v in deferred else ""
-        data = graph.nodes[v]
-        op, args, shape = data["op"], data["args"], data["shape"]
-        in_shapes = [graph.nodes[u]["shape"] for u in data["inputs"]]
-        inputs = [var[u] for u in data["inputs"]]
-
-        # Containers for the scopes this node sits in, created on first use.
-        segments = v.split(".")
-        for depth, (kind, _, label) in enumerate(data["scope"]):
-            scope_id = ".".join(segments[: depth + 1])
-            if scope_id in made:
-                continue
-            made.add(scope_id)
-            attr = namer.path(scope_id)
-            # Shown by print(model): escaped like every display of spec text.
-            text = "" if label == kind else visible(label)
-            init.append((_fit(f"self.{attr} = ", f"{CONTAINERS[kind]}({literal(text)})")
-                          if text else f"self.{attr} = {CONTAINERS[kind]}()", None, v))
-            if kind != "path":  # a path's variable already carries its name
-                note = f"{scope_id}{': ' + text if text else ''}"
-                forward += [(indent + line, None) for line in _comment(note, 8 + len(indent))]
-
-        ctor = overrides[v] if v in overrides else op.torch(args, in_shapes, shape)
-        if v in overrides and ctor is None:  # dropped: the value flows through
-            var[v] = inputs[0]
-            holder[inputs[0]] = v
+        if v in dropped:
             continue
-
-        # The variable: the innermost path's name inside a path, `x` on the trunk.
-        paths = [n for kind, n, _ in data["scope"] if kind == "path"]
-        base = _variable(paths[-1] if paths else "x")
-        target, k = base, 1
-        while not free(target, i):
-            k += 1
-            target = f"{base}_{k}"
-        var[v], holder[target] = target, v
-
-        if isinstance(ctor, Param):
-            # On the enclosing scope's module, under the layer's name: `self.<scope>.<name>`
-            # is that, since a node id is its scopes' ids and then its own name.
-            attr = namer.path(v)
-            param_paths[v] = attr
-            if data.get("span") is not None:
-                spec_lines[attr] = str(data["span"])
-            init.append((_fit(f"self.{attr} = ", _param_source(ctor)), v, v))
-            expr = op.forward_source(args, [*inputs, f"self.{attr}"])
-        elif ctor is not None:
-            if getattr(ctor, "source", ""):  # a module torch.nn lacks: its class, once
-                defined.setdefault(ctor.source.strip("\n"), ctor.cls)
-            attr = namer.path(v)
-            module_paths[v] = attr
-            if data.get("span") is not None:
-                spec_lines[attr] = str(data["span"])
-            init.append((_fit(f"self.{attr} = ", _ctor_source(ctor)), v, v))
-            expr = f"self.{attr}({', '.join(inputs)})"
+        if isinstance(ctors[v], Param):
+            param_paths[v] = namer.path(v)
+        elif ctors[v] is not None:
+            module_paths[v] = namer.path(v)
+            if getattr(ctors[v], "source", ""):  # a module torch.nn lacks: its class, once
+                defined.setdefault(ctors[v].source.strip("\n"), ctors[v].cls)
         else:
-            expr = op.forward_source(args, inputs)
-        line = f"{indent}{target} = {expr}"
-        comment = f"  # {fmt_shape(shape)}"
-        forward.append((line + comment if len(line + comment) + 8 <= WIDTH else line, v))
-        # No `del` of dead paths after a merge: freeing early measured 5% slower
-        # on ResNet-50 at batch 8 on 16 threads (glibc reuse of ~25 MB blocks).
-        if probe:
-            forward.append((f"{indent}probe({literal(v)}, {target})", v))
-    forward += _returns(graph, var, deferred)
+            continue
+        if graph.nodes[v].get("span") is not None:
+            spec_lines[namer.path(v)] = str(graph.nodes[v]["span"])
 
     # The network's class must not shadow a class the file defines: a network
     # called `path` would otherwise build itself for every path, forever.
-    taken = {"torch", "nn", "Scope", "OrderedDict", "NamedTuple", *CONTAINERS.values(),
+    taken = {"torch", "nn", "Scope", "Stage", "Block", "Path", "OrderedDict", "NamedTuple",
              *defined.values()}
     name = class_name(g["name"])
     while name in taken or name + "Outputs" in taken:
         name = "Net" + name
+    taken |= {name, name + "Outputs"}
+
+    helpers = _Helpers(graph, root, dropped, results, probe, is_module)
+    builder = Builder(graph, ctors, dropped, namer, deferred, helpers)
+    builder.instance(root)
+    # Calls of a block whose layers run one after another but differ in structure
+    # (DenseNet's dense blocks, 6 to 24 layers long) are each an nn.Sequential named
+    # after the block, filled by loops, rather than a class per length.
+    keys: dict[str, set] = {}
+    for inst in builder.instances:
+        if inst.scope.chainable:
+            keys.setdefault(_definition(inst.scope), set()).add(inst.key)
+    chained = {d for d, found in keys.items() if len(found) > 1}
+    if chained:
+        chain_ids = frozenset(inst.scope.id for inst in builder.instances
+                              if inst.scope.chainable and _definition(inst.scope) in chained)
+        root = tree.build(graph, layers, dropped, set(results), deferred, probe, is_module,
+                          chain_ids)
+        for definition in sorted(chained, key=list(keys).index):
+            seq, n = class_name(definition), 1
+            while seq in taken:
+                n += 1
+                seq = f"{class_name(definition)}{n}"
+            taken.add(seq)
+            helpers.sequentials[definition] = seq
+        helpers.root = root
+        builder = Builder(graph, ctors, dropped, namer, deferred, helpers)
+        builder.instance(root)
+
+    def base(scope) -> str:
+        if scope.kind == "root":
+            return name
+        if scope.kind == "block":
+            return class_name(_definition(scope))
+        own = class_name(scope.name)
+        parent = scope.parent
+        while parent is not None and parent.kind == "path":
+            parent = parent.parent
+        if scope.kind == "path" and parent is not None and parent.kind != "root":
+            return base(parent) + own
+        return own
+
+    shapes = resolve_shapes(builder.instances, taken - {name}, base)
     kind = returns(graph)
-    if kind == TRAINING_TUPLE:  # torchvision's GoogLeNetOutputs: a field per output
-        fields = [f"    {out}: torch.Tensor" for out, _, _ in declared(graph)]
-        defined[f"class {name}Outputs(NamedTuple):\n" + "\n".join(fields)] = name + "Outputs"
-        forward = [(line.replace(OUTPUTS_CLASS, name + "Outputs"), node)
-                   for line, node in forward]
+    text, lines = _assemble(graph, builder.instances, shapes, defined, name, kind, header,
+                            helpers.sequentials)
+    verify_source(text, frozenset({"probe"}) if probe else frozenset())  # before any use
+    return GeneratedSource(text, name, module_paths, spec_lines, lines, param_paths=param_paths)
+
+
+class _Helpers:
+    """What the templates need from this module: literals, names, comments, returns."""
+
+    literal = staticmethod(lambda value: literal(value))
+    variable = staticmethod(lambda base: _variable(base))
+    comment = staticmethod(lambda text, indent: _comment(text, indent))
+
+    def __init__(self, graph, root, dropped, results, probe, is_module):
+        self.graph, self.root, self.dropped = graph, root, dropped
+        self.results, self.probe, self.is_module = results, probe, is_module
+        self.sequentials: dict[str, str] = {}  # block definition -> its nn.Sequential class
+
+    def sequential(self, scope) -> str:
+        return self.sequentials[_definition(scope)]
+
+    @staticmethod
+    def ctor_head(ctor) -> str:
+        """`nn.Conv2d`; a class the file defines itself has no `nn.`."""
+        names = [ctor.cls, *ctor.kwargs]
+        if not all(_identifier(n) and not keyword.iskeyword(n) for n in names):
+            raise GeneratedSourceError(f"constructor {ctor.cls!r}: a name is not an identifier")
+        return ctor.cls if getattr(ctor, "source", "") else f"nn.{ctor.cls}"
+
+    def returned(self, scope) -> list:
+        return self.results if scope.kind == "root" else scope.outs
+
+    def returns(self, scope, var: dict, opened: bool) -> list[str]:
+        if scope.kind != "root":
+            return [f"return {', '.join(var[u] for u in scope.outs)}"]
+        resolved = {node: var[resolve(node, self.dropped)]
+                    for _, node, _ in declared(self.graph)}
+        return [line for line, _ in _returns(self.graph, resolved, opened)]
+
+
+def _assemble(graph, instances, shapes, defined, name, kind, header,
+              sequentials) -> tuple[str, dict]:
+    """The file's text, and its line map (generated line -> node id)."""
+    g = graph.graph
     out: list[tuple[str, str | None]] = [(line, None) for line in _header(graph)] if header \
         else [("import torch", None), ("from torch import nn", None), ("", None), ("", None)]
+    used = {c for inst in instances for line, _ in inst.init
+            for c in ("Stage", "Path", "Scope") if f" = {c}(" in line}
+    used |= {"Stage"} if "Path" in used or sequentials else set()
     imports = {DICT: ["from collections import OrderedDict"],
                TRAINING_TUPLE: ["from typing import NamedTuple"]
                + (["from collections import OrderedDict"] if len(eval_outputs(graph)) > 1 else [])
                }.get(kind, [])
     at = next(i for i, (line, _) in enumerate(out) if line == "from torch import nn")
     out[at:at] = [(line, None) for line in sorted(imports)]
-    out += [(line, None) for line in PRELUDE.splitlines()] + [("", None), ("", None)]
-    for text in defined:
+    blocks = [PRELUDE[c] for c in PRELUDE if c in used] + list(defined)
+    blocks += [f"class {cls}(Stage):\n" + "\n".join(_docstring(
+        f"Block {definition} of the spec: its layers run one after another.", "    "))
+        for definition, cls in sequentials.items()]
+    if kind == TRAINING_TUPLE:  # torchvision's GoogLeNetOutputs: a field per output
+        fields = [f"    {out_}: torch.Tensor" for out_, _, _ in declared(graph)]
+        blocks.append(f"class {name}Outputs(NamedTuple):\n" + "\n".join(fields))
+    for text in blocks:
         out += [(line, None) for line in text.split("\n")] + [("", None), ("", None)]
-    doc = (f"{g['name']}, compiled from {base_name(g.get('file', '<spec>'))}: input "
-           f"{fmt_shape(g['input'])} -> {fmt_shape(graph.nodes[g['output']]['shape'])}"
-           f", {g.get('params', 0):,} parameters.")
-    out += [(f"class {name}(Scope):", None)]
-    out += [(line, None) for line in _docstring(doc, "    ")]
-    out += [("", None),
-            ("    def __init__(self) -> None:", None), ("        super().__init__()", None)]
-    # Modules register in spec order (state_dict keys follow the spec), whatever the
-    # order forward runs them in: aux classifiers registered where the spec has them.
-    order = {v: i for i, v in enumerate(graph.nodes)}
-    init = [entry for _, entry in sorted(enumerate(init), key=lambda e: (order[e[1][2]], e[0]))]
-    out += [("        " + line, node) for line, node, _ in init]
-    result = {TENSOR: "torch.Tensor", DICT: "OrderedDict[str, torch.Tensor]"}.get(kind)
-    out += [("", None), (f"    def forward(self, x: torch.Tensor){' -> ' + result if result else ''}:",
-                         None)]
-    out += [("        " + line, node) for line, node in forward]
+    done = set()
+    for inst in instances:
+        shape = shapes[inst.key]
+        if inst.key in done:
+            continue
+        done.add(inst.key)
+        out += _class(graph, inst, shape, shapes, name, kind)
+        out += [("", None), ("", None)]
+    while out and out[-1][0] == "":
+        out.pop()
     text = "\n".join(line for line, _ in out) + "\n"
-    verify_source(text, frozenset({"probe"}) if probe else frozenset())  # before any use
-    lines = {n + 1: node for n, (_, node) in enumerate(out) if node is not None}
-    return GeneratedSource(text, name, module_paths, spec_lines, lines, param_paths=param_paths)
+    text = text.replace(OUTPUTS_CLASS, name + "Outputs")
+    return text, {n + 1: node for n, (_, node) in enumerate(out) if node is not None}
+
+
+def _class(graph, inst, shape, shapes, name, kind) -> list:
+    scope, g = inst.scope, graph.graph
+    single = len(shape.instances) == 1
+    out = [(f"class {shape.name}(nn.Module):", None)]
+    if scope.kind == "root":
+        doc = (f"{g['name']}, compiled from {base_name(g.get('file', '<spec>'))}: input "
+               f"{fmt_shape(g['input'])} -> {fmt_shape(graph.nodes[g['output']]['shape'])}"
+               f", {g.get('params', 0):,} parameters.")
+    elif scope.kind == "block":
+        doc = f"Block {_definition(scope)} of the spec."
+    else:
+        doc = f"The {scope.kind} {scope.id} of the spec."
+    out += [(line, None) for line in _docstring(doc, "    ")]
+    params = signature(shape, literal)
+    out += [("", None)]
+    if len(params) + 30 <= WIDTH:
+        out += [(f"    def __init__({params}) -> None:", None)]
+    elif len(params) + 8 <= WIDTH:  # black's layout
+        out += [("    def __init__(", None), (f"        {params}", None), ("    ) -> None:", None)]
+    else:
+        out += [("    def __init__(", None)]
+        out += [(f"        {part},", None) for part in _split(params)]
+        out += [("    ) -> None:", None)]
+    out += [("        super().__init__()", None)]
+    for template, node in inst.init:
+        line = _wrap(render(template, inst, shapes, literal))
+        out += [("        " + part, node) for part in line.split("\n")]
+    args = ", ".join(f"{a}: torch.Tensor" for a in inst.inputs)
+    if scope.kind == "root":
+        result = {TENSOR: "torch.Tensor", DICT: "OrderedDict[str, torch.Tensor]"}.get(kind)
+    else:
+        result = "torch.Tensor" if len(scope.outs) == 1 else \
+            f"tuple[{', '.join(['torch.Tensor'] * len(scope.outs))}]"
+    out += [("", None), (f"    def forward(self, {args}){' -> ' + result if result else ''}:",
+                         None)]
+    for code, comment, node in inst.forward:
+        note = f"  # {comment}" if comment and single else ""
+        line = code + note if len(code + note) + 8 <= WIDTH else code
+        if " = " in code and "\n" not in code and len(code) + 8 > WIDTH:
+            prefix, _, call = code.partition(" = ")
+            indent = len(prefix) - len(prefix.lstrip())
+            line = _fit(prefix + " = ", call, 8 + indent) if call.endswith(")") else code
+        out += [("        " + part, node) for part in line.split("\n")]
+    return out
 
 
 OUTPUTS_CLASS = "{OUTPUTS}"  # the namedtuple's name, known once the class is named
 
 
-def _returns(graph, var: dict, deferred: set) -> list[tuple[str, None]]:
+def _returns(graph, var: dict, opened: bool) -> list[tuple[str, None]]:
     """The return statements: see cnndsl.outputs for the conventions."""
     kind = returns(graph)
     if kind == TENSOR:
@@ -414,7 +332,7 @@ def _returns(graph, var: dict, deferred: set) -> list[tuple[str, None]]:
         items = ", ".join(f"({literal(name)}, {var[node]})" for name, node in eval_outputs(graph))
         return [(_fit("return ", f"OrderedDict([{items}])"), None)]
     every = ", ".join(var[node] for _, node, _ in declared(graph))
-    lines = [] if deferred else [("if self.training:", None)]
+    lines = [] if opened else [("if self.training:", None)]
     lines.append((_fit("    return ", f"{OUTPUTS_CLASS}({every})", 12), None))
     main = eval_outputs(graph)
     if len(main) == 1:

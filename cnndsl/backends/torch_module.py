@@ -43,6 +43,13 @@ def load_class(source: GeneratedSource, probe=None) -> type:
     module.__file__ = filename
     if probe is not None:
         module.probe = probe
+    # A package for the generated modules, so pickle (and copy via __reduce__) finds a
+    # class by name within this process; a checkpoint to keep is a state_dict.
+    package = sys.modules.get("cnndsl_generated")
+    if package is None:
+        package = sys.modules["cnndsl_generated"] = types.ModuleType("cnndsl_generated")
+        package.__path__ = []
+    setattr(package, module_name.rpartition(".")[2], module)
     sys.modules[module_name] = module
     exec(compile(source.text, filename, "exec"), module.__dict__)  # noqa: S102 (our own codegen)
     cls = getattr(module, source.class_name)
