@@ -121,7 +121,8 @@ def _totals(net, batch: int) -> list[str]:
             f"memory ({mem['dtype']}) parameters {_si(mem['params'] + mem['buffers'], 'B')}, "
             f"inference peak {_si(mem['inference_peak'] * batch, 'B')}, "
             f"kept for backward {_si(mem['training_saved'] * batch, 'B')}{per}",
-            "rf = receptive field size/stride in input pixels; memory = output bytes"]
+            "rf = receptive field size/stride in input pixels; memory = output bytes; "
+            "buffers are not trained"]
 
 
 def table(net, depth: int | None = None, batch: int = 1) -> str:
