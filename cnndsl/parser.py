@@ -197,6 +197,13 @@ class _Guard(PostLex):
 
 
 @functools.lru_cache(maxsize=None)
+def keywords() -> frozenset[str]:
+    """The grammar's words (`stage`, `output`, `true`...): no name a spec gives may be one."""
+    return frozenset(t.pattern.value for t in _lark().terminals
+                     if t.pattern.type == "str" and is_name(t.pattern.value))
+
+
+@functools.lru_cache(maxsize=None)
 def merge_kinds() -> frozenset[str]:
     """The names that open a merge (`concat { path ... }`): the registry's merge ops."""
     from .ops import NAMES  # noqa: PLC0415 (the registry, not the grammar, knows them)

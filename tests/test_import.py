@@ -211,6 +211,18 @@ def test_two_classes_of_one_name_get_two_blocks():
     assert net.params == sum(p.numel() for p in model.parameters())
 
 
+@pytest.mark.parametrize("word", ["Output", "Stage", "Concat", "Range"])
+def test_a_class_named_like_a_word_of_the_language_gets_another_block_name(word):
+    # the grammar's words (output, stage), the merges and the expressions' functions
+    unit = type(word, (nn.Module,), {
+        "__init__": lambda self, c: (nn.Module.__init__(self), setattr(self, "conv", nn.Conv2d(
+            c, c, 3, padding=1)), setattr(self, "act", nn.ReLU()))[-1],
+        "forward": lambda self, x: self.act(self.conv(x))})
+    model = nn.Sequential(unit(4), unit(4))
+    text = from_module(model, (4, 8, 8))
+    assert f"block {word.lower()}(" not in text and f"block {word.lower()}_block" in text
+
+
 def test_a_plain_sequential_subclass_is_written_in_place():
     stage = type("Stage", (nn.Sequential,), {})  # adds nothing: a container, as cnndsl's own
     model = nn.Sequential(stage(nn.Conv2d(3, 4, 3), nn.ReLU()), stage(nn.Conv2d(4, 4, 3)))

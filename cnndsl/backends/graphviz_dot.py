@@ -30,7 +30,7 @@ from __future__ import annotations
 from ..ops.base import fmt_shape
 from ..units import si as _si
 from .diagram import OUTPUT, Diagram, DrawError, DrawOptions, Item, TooLarge
-from .dot_labels import block_title, html_label, op_text, rf_text, shape_text, shown
+from .dot_labels import block_title, html_label, op_text, rf_text, shape_text
 # Running `dot` lives in .dot_program; its names stay importable from here.
 from .dot_program import (DPI_RANGE, FORMATS, LABEL_MAX, TIMEOUT, DotFailed,  # noqa: F401
                           DotMissing, DotTimeout, format_for, printable, render)

@@ -238,7 +238,6 @@ class _Helpers:
 def _assemble(graph, instances, shapes, defined, name, kind, header,
               sequentials) -> tuple[str, dict]:
     """The file's text, and its line map (generated line -> node id)."""
-    g = graph.graph
     out: list[tuple[str, str | None]] = [(line, None) for line in _header(graph)] if header \
         else [("import torch", None), ("from torch import nn", None), ("", None), ("", None)]
     used = {c for inst in instances for line, _ in inst.init

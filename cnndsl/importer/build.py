@@ -14,11 +14,12 @@ from .emit import Writer, block_text
 from .instances import Inst, compress, short
 from .structure import Call, Layer, Merge, statements
 from .unify import Expr, Mismatch, TNode, unify
+from ..expressions import BUILTINS, PREDEFINED
 from ..ops.base import NAMES
+from ..parser import keywords, merge_kinds
 
-RESERVED = {"network", "input", "block", "stage", "repeat", "for", "in", "if", "else", "path",
-            "concat", "add", "mul", "from", "as", "true", "false", "and", "or", "not", "same",
-            "range", "len", "min", "max", "abs", "int", "float", "floor", "ceil", "round"}
+# Words a name may not be: the grammar's, the merges', and the expressions' own.
+RESERVED = keywords() | merge_kinds() | set(BUILTINS) | set(PREDEFINED)
 
 
 def _snake(name: str) -> str:

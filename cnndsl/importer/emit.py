@@ -5,11 +5,10 @@ short compounds on one line."""
 from __future__ import annotations
 
 from ..ops.base import NAMES, REQUIRED
-from .instances import short
+from .instances import HEAVY, short
 from .unify import Expr, TNode, TOpt
 
 WIDTH = 88
-HEAVY = ("conv", "linear", "channel_linear")
 SPELLING = {"batchnorm": "bn"}  # the alias specs/ use
 
 

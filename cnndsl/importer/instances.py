@@ -12,7 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..ops.base import NAMES, REQUIRED, Pair, Padding
+from ..ops.base import NAMES, REQUIRED, Op, Pair, Padding
+
+# The layers with weights that multiply (conv, linear and kin: those with a MAC rule);
+# a line of a spec starts with one of them.
+HEAVY = frozenset(name for name, op in NAMES.items() if type(op).macs is not Op.macs)
 
 
 @dataclass
@@ -54,7 +58,7 @@ def short(v, arg_type):
 
 def heavy(inst: Inst) -> bool:
     """A statement that starts a line: a layer with weights, a call or a compound."""
-    return inst.kind != "layer" or inst.op in ("conv", "linear", "channel_linear")
+    return inst.kind != "layer" or inst.op in HEAVY
 
 
 def _named(inst: Inst) -> bool:

@@ -111,7 +111,6 @@ def _settings(module) -> dict:
 
 def same_module(mine, theirs, in_shape, layout: str = "nchw") -> bool:
     """Whether ``mine`` (built from the spec) computes what ``theirs`` does."""
-    import torch
     if type(mine).__name__ != type(theirs).__name__ and not isinstance(mine, type(theirs)) \
             and not isinstance(theirs, type(mine)):
         return False  # the same name (our LayerNorm2d, torchvision's) or a subclass

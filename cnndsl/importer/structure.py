@@ -15,10 +15,12 @@ from dataclasses import dataclass
 
 import networkx as nx
 
+from ..parser import merge_kinds
+
 from .leaves import Unsupported
 from .trace import CONTAINERS, Node, Traced
 
-MERGES = ("add", "concat", "mul")
+MERGES = merge_kinds()  # the registry's merges
 
 
 @dataclass
