@@ -217,7 +217,7 @@ def _check(args) -> int:
     formulas = symbolic.formulas(net.graph) if symbols or args.min_input else None
     sizes = symbolic.valid_sizes(net.graph, formulas) if args.min_input else None
     if args.json:
-        doc = net.to_json()
+        doc = report.to_json(net, lazy=True)  # its layers made as they are written
         if symbols:
             report.add_formulas(doc, net, formulas, symbols)
         if args.min_input:
@@ -228,7 +228,8 @@ def _check(args) -> int:
                             "flops": g["flops"] * args.batch,
                             "inference_peak": g["memory"]["inference_peak"] * args.batch,
                             "training_saved": g["memory"]["training_saved"] * args.batch}
-        print(json.dumps(doc, indent=1))
+        report.write_json(doc, sys.stdout.write)
+        print()
     else:
         print(report.formula_table(net, formulas, symbols) if symbols else
               net.summary(args.depth, args.batch))

@@ -66,7 +66,7 @@ CODES: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Span:
     """A region of a source file; lines and columns are 1-based, end exclusive."""
 

@@ -103,6 +103,8 @@ class Elaborator(Naming):
         # their names unique in the whole network.
         self.outputs: list[tuple] = []
         self.output_names = Scope((), ())
+        self.handlers: dict = {}  # statement class -> its method, unbound (see _body)
+        self.shapes: dict = {}  # each output shape, once (see _add_node)
 
     # --------------------------------------------------------------- driver
     def run(self) -> nx.DiGraph:
@@ -229,6 +231,8 @@ class Elaborator(Naming):
     # ----------------------------------------------------------- evaluation
     def _eval(self, e, env, frame: Frame | None, cur):
         """Evaluate, with `in` the tensor ``cur``; errors become diagnostics, POISON."""
+        if type(e) is n.Const:  # most arguments are literals: no `in`, no work to meter
+            return e.value
         # The header (network parameters, input) has no tensor flowing in:
         # `in` there is an error, not an unknown (poisoned) shape.
         shape_in = None if frame is None else ShapeValue(
@@ -261,7 +265,11 @@ class Elaborator(Naming):
                             "expand", stmt.span, help="raise --max-nodes if this is intended",
                             frame=frame)
                 raise _Fatal()
-            cur = getattr(self, "_" + type(stmt).__name__.lower())(stmt, cur, scope, frame, depth)
+            handler = self.handlers.get(type(stmt))
+            if handler is None:  # `_layer` for n.Layer, looked up once per class
+                handler = self.handlers[type(stmt)] = getattr(
+                    type(self), "_" + type(stmt).__name__.lower())
+            cur = handler(self, stmt, cur, scope, frame, depth)
         return cur
 
     def _assign(self, s: n.Assign, cur, scope, frame, depth):
@@ -440,9 +448,12 @@ class Elaborator(Naming):
         """Evaluate call arguments; (None, None) if any failed or repeats."""
         positional, keywords, ok = [], {}, True
         for a in s.args:
-            v = self._tensor_name(a.value, frame)
-            if v is None:
-                v = self._eval(a.value, frame.env, frame, cur)
+            if type(a.value) is n.Const:  # a literal: most arguments
+                v = a.value.value
+            else:
+                v = self._tensor_name(a.value, frame)
+                if v is None:
+                    v = self._eval(a.value, frame.env, frame, cur)
             ok &= v is not POISON
             if a.name is None:
                 if keywords:
@@ -548,10 +559,11 @@ class Elaborator(Naming):
             self._error("E0401", f"the network has more than {self.max_nodes:,} layers", span,
                         help="raise the limit with --max-nodes", frame=frame)
             raise _Fatal()
-        node_id = ".".join(scope.path + (local,))
-        shapes = [self._shape(i) for i in inputs]
+        node_id = ".".join(scope.path + (local,)) if scope.path else local
+        nodes = g.nodes
+        shapes = [None if i is None else nodes[i]["shape"] for i in inputs]
         shape = None
-        if all(sh is not None for sh in shapes) and None not in inputs:
+        if None not in shapes:  # (a missing input has no shape either)
             try:
                 shape = op.shape(args, shapes)
             except ShapeError as err:
@@ -563,12 +575,14 @@ class Elaborator(Naming):
                 self._error(err.code, err.message, where, err.label, err.help, notes, frame)
                 shape = None
             else:
-                if any(d < 1 for d in shape):
+                if min(shape, default=1) < 1:
                     self._error("E0304", f"`{op.name}` output would be empty "
                                 f"({fmt_shape(shape)})", span, f"input is {fmt_shape(shapes[0])}",
                                 frame=frame)
                     shape = None
-        g.add_node(node_id, op=op, args=args, inputs=list(inputs), shape=shape, span=span,
+        # Networks repeat their shapes: equal ones are one tuple (the graph is kept whole).
+        shape = self.shapes.setdefault(shape, shape)
+        g.add_node(node_id, op=op, args=args, inputs=inputs, shape=shape, span=span,
                    scope=scope.kinds, chain=frame.chain, name=node_id)
         for i in inputs:
             if i is not None:

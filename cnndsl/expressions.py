@@ -324,12 +324,19 @@ class _Text:
         self.text = text
 
 
+_JSON_SCALARS = frozenset({bool, int, float, str, type(None)})
+
+
 def json_value(v, limit: int = 1_000):
     """``v`` as JSON data (tuples and ranges as lists), or, past ``limit`` items, its
     :func:`show_value` text: a document stays small whatever the spec computes."""
+    if type(v) in _JSON_SCALARS:  # most values, and what tuples hold (the fast paths)
+        return v
     if isinstance(v, range):
         return list(v) if length(v) <= limit else show_value(v)
     if isinstance(v, tuple):
+        if len(v) <= limit and all(type(x) in _JSON_SCALARS for x in v):
+            return list(v)  # flat: nothing to measure
         items, nesting = measure(v)
         if items > limit or nesting > MAX_NESTING:
             return show_value(v)

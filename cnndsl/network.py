@@ -216,6 +216,7 @@ def loads(text: str, file: str = "<spec>", /, *, input_shape: tuple | None = Non
     # elaborator measures it and refuses it without walking every leaf.
     params = {name: value if too_large(value) else _plain(value) for name, value in params.items()}
     graph = elaborate(program, sources, params, input_shape, max_nodes)
+    del program  # the graph keeps what it needs (spans): the tree goes before the passes run
     graph.graph["dtype"] = dtype
     warnings, allowed = split_allowed(run_all(graph), sources)
     net = Network(graph, sources, warnings)

@@ -14,26 +14,26 @@ from .diagnostics import Span
 # ---------------------------------------------------------------- expressions
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Const:
     value: object  # int, float, bool or str
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Var:
     name: str
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InRef:
     """`in`: the shape of the tensor flowing into the statement that reads it."""
 
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Seq:
     """A tuple `(a, b)` or a list `[a, b]`; both evaluate to a tuple."""
 
@@ -41,28 +41,28 @@ class Seq:
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Index:
     target: "Expr"
     index: "Expr"
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Attr:
     target: "Expr"
     name: str
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Unary:
     op: str  # "-", "+", "not"
     operand: "Expr"
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Binary:
     op: str  # + - * / // % ** == != < <= > >= and or
     left: "Expr"
@@ -70,14 +70,14 @@ class Binary:
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FuncCall:
     name: str
     args: tuple["Expr", ...]
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Conditional:
     """`then if condition else orelse`: only the chosen branch is evaluated."""
 
@@ -90,7 +90,7 @@ class Conditional:
 Expr = Union[Const, Var, InRef, Seq, Index, Attr, Unary, Binary, FuncCall, Conditional]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Template:
     """A computed name, `"layer{i + 1}"`: text and `{...}` expressions, in order."""
 
@@ -105,14 +105,14 @@ Name = Union[str, Template]  # a stage, path or `as` name: as written, or comput
 # ----------------------------------------------------------------- statements
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Arg:
     name: str | None  # None for a positional argument
     value: Expr
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Layer:
     """`name`, `name(args)` or `name(args) as alias`: a layer or a block call."""
 
@@ -123,21 +123,21 @@ class Layer:
     name_span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Stage:
     name: Name
     body: tuple["Stmt", ...]
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Repeat:
     count: Expr
     body: tuple["Stmt", ...]
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class For:
     targets: tuple[str, ...]
     unpack: bool  # `for (a, b) in ...` rather than `for a in ...`
@@ -146,21 +146,21 @@ class For:
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Path:
     name: Name | None
     body: tuple["Stmt", ...]
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Merge:
     kind: str  # "concat" or "add"
     paths: tuple[Path, ...]
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class If:
     condition: Expr
     then: tuple["Stmt", ...]
@@ -168,14 +168,14 @@ class If:
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Assign:
     name: str
     value: Expr
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Bind:
     """`-> name`: name the current tensor."""
 
@@ -183,7 +183,7 @@ class Bind:
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class From:
     """`from name`: continue from a named tensor."""
 
@@ -191,7 +191,7 @@ class From:
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Output:
     """`output name` / `output name (training)`: the current tensor is an output."""
 
@@ -205,14 +205,14 @@ Stmt = Union[Layer, Stage, Repeat, For, Merge, If, Assign, Bind, From, Output]
 # -------------------------------------------------------------------- program
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Param:
     name: str
     default: Expr | None
     span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Block:
     name: str
     params: tuple[Param, ...]
@@ -221,7 +221,7 @@ class Block:
     name_span: Span
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Program:
     name: str
     params: tuple[Param, ...]

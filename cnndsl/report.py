@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from functools import lru_cache
+
 from .diagnostics import visible
 from .expressions import json_value
 from .ops.base import fmt_shape
@@ -20,18 +24,36 @@ def _rf(field) -> str:
     a stride below one pixel (after upsampling) as an exact fraction: `6/(1/2)`."""
     if isinstance(field, str):
         return field
-    size, stride = field.size, [s if isinstance(s, int) else f"({s})" for s in field.stride]
+    size, stride = field.size, field.stride
     if size[0] == size[1] and stride[0] == stride[1]:
-        return f"{size[0]}/{stride[0]}"
-    return f"{size[0]}x{size[1]}/{stride[0]}x{stride[1]}"
+        return f"{size[0]}/{_stride_text(stride[0])}"
+    return f"{size[0]}x{size[1]}/{_stride_text(stride[0])}x{_stride_text(stride[1])}"
+
+
+def _stride_text(stride) -> str:
+    return str(stride) if isinstance(stride, int) else f"({stride})"
+
+
+# The field shown last and its text: a layer that keeps its input's field (an
+# activation, a norm) has the same object, shown again without working it out.
+_last_rf = (None, "")
+
+
+def _rf_cell(field) -> str:
+    global _last_rf
+    last = _last_rf  # one read: threads see a pair, never half of one
+    if last[0] is not field:
+        last = _last_rf = (field, _rf(field))
+    return last[1]
 
 
 def _scopes(net):
     """Per scope prefix: its label, the totals of the layers inside it and its output
     shape (that of its last layer in spec order)."""
     info = {}
-    for node in net.layers():
-        data = net.graph.nodes[node]
+    for node, data in net.graph.nodes(data=True):
+        if node == "input":  # net.layers(), with their data
+            continue
         for depth, (kind, name, label) in enumerate(data["scope"]):
             key = tuple(s[1] for s in data["scope"][: depth + 1])
             entry = info.setdefault(key, {"kind": kind, "label": label, "params": 0, "macs": 0,
@@ -43,13 +65,18 @@ def _scopes(net):
     return info
 
 
+# A network repeats its shapes and counts: each distinct one is written once
+# (typed: a count of True, an op's bug, does not pass for 1).
+_shape_text = lru_cache(maxsize=4096, typed=True)(fmt_shape)
+_si_text = lru_cache(maxsize=4096, typed=True)(_si)
+
 # Each column: header, width, alignment, and how to read it off a node's data.
 COLUMNS = (
-    ("output", 12, "<", lambda d: fmt_shape(d["shape"])),
-    ("rf", 9, ">", lambda d: _rf(d["rf"])),
+    ("output", 12, "<", lambda d: _shape_text(d["shape"])),
+    ("rf", 9, ">", lambda d: _rf_cell(d["rf"])),
     ("params", 11, ">", lambda d: _num(d["params"])),
-    ("MACs", 7, ">", lambda d: _si(d["macs"]) if d["macs"] else "-"),
-    ("memory", 7, ">", lambda d: _si(d["memory"]["output"], "B")),
+    ("MACs", 7, ">", lambda d: _si_text(d["macs"]) if d["macs"] else "-"),
+    ("memory", 7, ">", lambda d: _si_text(d["memory"]["output"], "B")),
 )
 NAME_WIDTH = 28
 # A scope's row writes its block call across the columns a layer's op, output
@@ -57,12 +84,16 @@ NAME_WIDTH = 28
 SPAN_COLUMNS = ("output", "rf")
 
 
-def _row(name: str, op: str, cells: list[str], name_w: int, op_w: int) -> str:
+@lru_cache(maxsize=8)
+def _row_format(name_w: int, op_w: int) -> str:
+    """A layer row's format: name and op left aligned, then the COLUMNS."""
+    return f"{{:<{name_w}}} {{:<{op_w}}}" + "".join(
+        f" {{:{align}{width}}}" for _, width, align, _ in COLUMNS)
+
+
+def _row(name: str, op: str, cells, name_w: int, op_w: int) -> str:
     name, op = visible(name), visible(op)  # spec text: no terminal control reaches the table
-    text = f"{name[:name_w]:<{name_w}} {op[:op_w]:<{op_w}}"
-    for (header, width, align, _), cell in zip(COLUMNS, cells):
-        text += f" {cell:{align}{width}}"
-    return text.rstrip()
+    return _row_format(name_w, op_w).format(name[:name_w], op[:op_w], *cells).rstrip()
 
 
 def rows(net, depth: int | None = None, batch: int = 1) -> list[dict]:
@@ -70,33 +101,42 @@ def rows(net, depth: int | None = None, batch: int = 1) -> list[dict]:
     (``kind`` "scope": its label and output shape), then each layer (``kind``
     "layer"), ``level`` deep; scopes deeper than ``depth`` folded into their row.
     ``cells`` are the formatted COLUMNS, MACs and memory for ``batch`` samples."""
+    return list(_rows(net, depth, batch))
+
+
+def _rows(net, depth: int | None, batch: int):
+    """:func:`rows`, one at a time (the table formats each as it comes: a million
+    layers' rows are never all made at once)."""
     g = net.graph
     scopes = _scopes(net)
-    out, open_path = [], ()
-    for node in net.layers():
-        data = g.nodes[node]
-        path = tuple(s[1] for s in data["scope"])
-        folded = depth is not None and len(path) > depth
-        path = path[:depth + 1] if folded else path  # down to the folded scope's row
-        common = 0
-        while common < min(len(path), len(open_path)) and path[common] == open_path[common]:
-            common += 1
-        for level in range(common, len(path)):
-            info = scopes[path[: level + 1]]
-            cells = {"output": fmt_shape(info["shape"]), "rf": "", "params": _num(info["params"]),
-                     "MACs": _si(info["macs"] * batch), "memory": _si(info["memory"] * batch, "B")}
-            out.append({"kind": "scope", "level": level, "name": path[level],
-                        "op": info["label"] if info["kind"] != "path" else "", "cells": cells})
-        open_path = path
+    open_scope, open_path, folded = None, (), False
+    for node, data in g.nodes(data=True):
+        if node == "input":  # net.layers(), with their data
+            continue
+        if data["scope"] is not open_scope:  # (the layers of a scope share its tuple)
+            open_scope = data["scope"]
+            path = tuple([s[1] for s in open_scope])
+            folded = depth is not None and len(path) > depth
+            path = path[:depth + 1] if folded else path  # down to the folded scope's row
+            common = 0
+            while common < min(len(path), len(open_path)) and path[common] == open_path[common]:
+                common += 1
+            for level in range(common, len(path)):
+                info = scopes[path[: level + 1]]
+                cells = {"output": fmt_shape(info["shape"]), "rf": "",
+                         "params": _num(info["params"]), "MACs": _si(info["macs"] * batch),
+                         "memory": _si(info["memory"] * batch, "B")}
+                yield {"kind": "scope", "level": level, "name": path[level],
+                       "op": info["label"] if info["kind"] != "path" else "", "cells": cells}
+            open_path = path
         if folded:
             continue
         cells = {h: fn(data) for h, _, _, fn in COLUMNS}
         if batch != 1:
-            cells["MACs"] = _si(data["macs"] * batch) if data["macs"] else "-"
-            cells["memory"] = _si(data["memory"]["output"] * batch, "B")
-        out.append({"kind": "layer", "level": len(path), "name": node.rsplit(".", 1)[-1],
-                    "op": data["op"].label(data["args"]), "cells": cells})
-    return out
+            cells["MACs"] = _si_text(data["macs"] * batch) if data["macs"] else "-"
+            cells["memory"] = _si_text(data["memory"]["output"] * batch, "B")
+        yield {"kind": "layer", "level": len(open_path), "name": node.rsplit(".", 1)[-1],
+               "op": data["op"].label(data["args"]), "cells": cells}
 
 
 def _header(net) -> list[str]:
@@ -136,10 +176,10 @@ def table(net, depth: int | None = None, batch: int = 1) -> str:
     out = _header(net) + [""]
     out.append(_row("layer", "op", [c[0] for c in COLUMNS], name_w, op_w))
     out.append("-" * WIDTH)
-    for r in rows(net, depth, batch):
+    for r in _rows(net, depth, batch):
         name = "  " * r["level"] + r["name"]
         if r["kind"] == "layer":
-            out.append(_row(name, r["op"], [r["cells"][h] for h, *_ in COLUMNS], name_w, op_w))
+            out.append(_row(name, r["op"], r["cells"].values(), name_w, op_w))  # COLUMNS' order
             continue
         shape = " -> " + r["cells"]["output"]  # what the stage or block yields
         label, room = visible(r["op"]), spanned - len(shape)  # a call's text, escaped
@@ -195,12 +235,12 @@ def _rf_json(field):
     return field if isinstance(field, str) else field.to_json()
 
 
-def to_json(net) -> dict:
-    g = net.graph
-    layers = []
-    for node in net.layers():
-        d = g.nodes[node]
-        layers.append({
+def layers_json(net):
+    """Each layer's entry of the JSON document, in spec order, made as it is read."""
+    for node, d in net.graph.nodes(data=True):
+        if node == "input":  # net.layers(), with their data
+            continue
+        yield {
             "name": node,
             "op": d["op"].name,
             "label": d["op"].label(d["args"]),
@@ -214,7 +254,14 @@ def to_json(net) -> dict:
             "rf": _rf_json(d["rf"]),
             "memory": dict(d["memory"]),
             "line": d["span"].line,
-        })
+        }
+
+
+def to_json(net, *, lazy: bool = False) -> dict:
+    """The document `cnndsl check --json` prints. ``lazy``: its "layers" an iterator
+    of :func:`layers_json` (for :func:`write_json` to write as they come), not a list."""
+    g = net.graph
+    layers = layers_json(net) if lazy else list(layers_json(net))
     return {
         "network": net.name,
         "file": g.graph["file"],
@@ -299,16 +346,51 @@ def _flat_cells(cells: list[str], shape) -> list[str]:
 def add_formulas(doc: dict, net, formulas: dict, symbols: tuple) -> None:
     """Add `size` ([height, width] as formulas, or null) to every layer of a JSON document,
     and `features` (a formula) to a flat layer whose size depends on them; `input` names
-    the axes given as symbols, `elaborated_at` keeps the concrete size."""
-    for layer in doc["layers"]:
+    the axes given as symbols, `elaborated_at` keeps the concrete size. Lazy layers
+    (``to_json(net, lazy=True)``) get theirs as they are read."""
+    def sized(layer: dict) -> dict:
         cells = _formula_cells(net, formulas, symbols, layer["name"])
         layer["size"] = cells[1:] if cells[2] else None
         if not cells[2] and cells[1]:
             layer["features"] = cells[1]
+        return layer
+
+    if isinstance(doc["layers"], list):
+        for layer in doc["layers"]:
+            sized(layer)
+    else:
+        doc["layers"] = map(sized, doc["layers"])
     # The input as named (`3xHxW`), and the size the spec was elaborated at: blocks
     # that branch on `in.height` went as they go at that size.
     doc["elaborated_at"] = doc["input"]
     doc["input"] = [doc["input"][0], *(sym or n for sym, n in zip(symbols, doc["input"][1:]))]
+
+
+def write_json(doc: dict, write) -> None:
+    """Write ``doc`` as JSON text through ``write`` (``sys.stdout.write``): a line per
+    key, a list of objects (layers, outputs, warnings) a line per object, each line
+    json's compact encoding (its C encoder: fast). The layers of a lazy document
+    (``to_json(net, lazy=True)``) are written as they come: a million of them are never
+    all in memory, as data or as text."""
+    head = "{"
+    for key, value in doc.items():
+        write(f"{head}\n {json.dumps(key)}: ")
+        head = ","
+        if isinstance(value, Iterator) or isinstance(value, list) and value and all(
+                isinstance(item, dict) for item in value):
+            _write_items(value, write)
+        else:
+            write(json.dumps(value))
+    write("\n}" if doc else "{}")
+
+
+def _write_items(items, write) -> None:
+    """A list's items, one a line, indented under their key."""
+    head = "["
+    for item in items:
+        write(f"{head}\n  {json.dumps(item)}")
+        head = ","
+    write("[]" if head == "[" else "\n ]")
 
 
 def min_input_json(net, sizes) -> dict | None:

@@ -16,6 +16,8 @@ Two families:
 Parameters are registered in forward (graph) order everywhere.
 """
 
+from collections import OrderedDict
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -41,6 +43,46 @@ def lenet(in_channels=1, classes=10):
         nn.Linear(84, classes),
     )
     return model.eval()
+
+
+class LeNetStaged(nn.Module):
+    """The book's LeNet laid out as torchvision lays out AlexNet and VGG: a
+    ``features`` and a ``classifier`` nn.Sequential, called from forward.
+
+    The layers and their order are ``lenet``'s; the names are those of
+    specs/lenet.cnn's two stages (``features.conv_1.weight``...), so this is
+    what a person writes by hand from that spec: bench_compile.py's
+    like-for-like baseline for the compiled LeNet (``lenet``, flat, is the
+    book's code, timed as a row of its own).
+    """
+
+    def __init__(self, in_channels=1, classes=10):
+        super().__init__()
+        self.features = nn.Sequential(OrderedDict(
+            conv_1=nn.Conv2d(in_channels, 6, kernel_size=5, padding=2),  # 6x28x28
+            sigmoid_1=nn.Sigmoid(),
+            avgpool_1=nn.AvgPool2d(kernel_size=2, stride=2),             # 6x14x14
+            conv_2=nn.Conv2d(6, 16, kernel_size=5),                      # 16x10x10
+            sigmoid_2=nn.Sigmoid(),
+            avgpool_2=nn.AvgPool2d(kernel_size=2, stride=2),             # 16x5x5
+        ))
+        self.classifier = nn.Sequential(OrderedDict(
+            flatten_1=nn.Flatten(),
+            linear_1=nn.Linear(16 * 5 * 5, 120),
+            sigmoid_1=nn.Sigmoid(),
+            linear_2=nn.Linear(120, 84),
+            sigmoid_2=nn.Sigmoid(),
+            linear_3=nn.Linear(84, classes),
+        ))
+
+    def forward(self, x):
+        x = self.features(x)
+        x = self.classifier(x)
+        return x
+
+
+def lenet_staged(in_channels=1, classes=10):
+    return LeNetStaged(in_channels, classes).eval()
 
 
 # ---------------------------------------------------------------------------

@@ -34,6 +34,7 @@ DEVICE = torch.device(os.environ.get("CNNDSL_TEST_DEVICE", "cpu"))
 # name: (reference builder, spec, spec settings, input shape for the test)
 CASES = {
     "lenet": (ref.lenet, "lenet.cnn", {}, (1, 28, 28)),
+    "lenet_staged": (ref.lenet_staged, "lenet.cnn", {}, (1, 28, 28)),  # the spec's structure
     "alexnet": (ref.alexnet, "alexnet.cnn", {}, (3, 224, 224)),  # flatten fixes the size
     "vgg11": (ref.vgg11, "vgg.cnn", {}, (3, 224, 224)),  # flatten fixes the size
     "nin": (ref.nin, "nin.cnn", {}, (3, 96, 96)),
@@ -103,6 +104,27 @@ def test_train_gradients_equal_the_reference(name):
         torch.testing.assert_close(b.grad, a.grad, **TOL, msg=f"{name_} vs {ref_name}")
     for (_, a), (_, b) in zip(reference.named_buffers(), compiled.named_buffers()):
         torch.testing.assert_close(b, a, **TOL)
+
+
+def test_staged_lenet_is_the_compiled_lenet_written_by_hand():
+    """ref.lenet_staged is bench_compile.py's like-for-like baseline for the compiled
+    LeNet: the same modules under the same names (so the same state_dict keys and
+    shapes, in the same order), and with transferred weights the same outputs."""
+    reference = ref.lenet_staged()
+    compiled = cnndsl.load(ROOT / "specs" / "lenet.cnn").to_module().eval()
+    shapes = [(k, tuple(v.shape)) for k, v in reference.state_dict().items()]
+    assert [(k, tuple(v.shape)) for k, v in compiled.state_dict().items()] == shapes
+    kinds = {name: type(m) for name, m in reference.named_modules() if name}
+    for name, m in compiled.named_modules():
+        if name:  # the stages are nn.Sequential subclasses; the layers torch's own
+            assert isinstance(m, kinds.pop(name)), name
+    assert not kinds
+    cnndsl.transfer_weights(reference, compiled)
+    for (k, a), b in zip(reference.state_dict().items(), compiled.state_dict().values()):
+        assert torch.equal(a, b), k
+    x = torch.randn(4, 1, 28, 28)
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), reference(x), rtol=0, atol=0)
 
 
 # ------------------------------------------------------------ transfer_weights

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from lark import Tree
 
 import cnndsl
 from cnndsl import elaborate, parser
@@ -124,17 +125,20 @@ def test_block_calls_nest_no_deeper_than_the_limit():
 
 @pytest.fixture
 def parsed_whole(monkeypatch) -> list:
-    """Texts the parser finished parsing (the tree walks ran): a refusal at
-    the token level leaves this empty."""
-    walked: list = []
-    original = parser._nesting_diagnostic
+    """Texts whose every token reached the parser: a refusal at the token
+    level leaves this empty. (The guard is the parser's post-lexer: it sees
+    each token as the parser pulls it.)"""
+    finished: list = []
+    original = parser._Guard.process
 
-    def recording(tree, file):
-        walked.append(file)
-        return original(tree, file)
+    def counting(self, stream):
+        count = 0
+        for count, tok in enumerate(original(self, stream), 1):
+            yield tok
+        finished.append(count)
 
-    monkeypatch.setattr(parser, "_nesting_diagnostic", recording)
-    return walked
+    monkeypatch.setattr(parser._Guard, "process", counting)
+    return finished
 
 
 def test_a_300k_deep_else_if_chain_is_refused_before_it_is_parsed(parsed_whole):
@@ -206,13 +210,34 @@ _STATEMENTS = st.recursive(_LEAF, lambda inner: st.one_of(
 ), max_leaves=40)
 
 
+_BODIES = {"body"}
+
+
+def _nesting_by_tree(tree: Tree, limit: int) -> str | None:
+    """The reference count of E0403's nesting, on the parse tree: a `{ ... }` body
+    is one level, and so is each `else if` (an if_stmt whose parent is one). The
+    label the guard's diagnostic would carry, or None within the limit."""
+    stack = [(tree, 0, False)]
+    while stack:
+        node, nesting, parent_if = stack.pop()
+        if not isinstance(node, Tree):
+            continue
+        if node.data in _BODIES or node.data == "if_stmt" and parent_if:
+            nesting += 1
+            if nesting > limit:
+                return f"nesting level {nesting}"
+        for child in node.children:
+            stack.append((child, nesting, node.data == "if_stmt"))
+    return None
+
+
 def _verdicts(text: str, limit: int):
-    """(the token scan's E0403 or None, the tree walk's) at a nesting limit of ``limit``."""
+    """(the token scan's E0403 or None, the tree walk's label) at a nesting limit of ``limit``."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(parser, "MAX_NESTING", 10**6)
         tree = parser._lark().parse(text)
         patch.setattr(parser, "MAX_NESTING", limit)
-        by_tree = parser._nesting_diagnostic(tree, "t.cnn")
+        by_tree = _nesting_by_tree(tree, limit)
         try:
             list(parser._lark().lex(text))
             return None, by_tree
@@ -224,7 +249,7 @@ def _agree(text: str, limit: int) -> bool:
     by_scan, by_tree = _verdicts(text, limit)
     assert (by_scan is None) == (by_tree is None), text
     if by_tree is not None:
-        assert by_scan.label == by_tree.label == f"nesting level {limit + 1}"
+        assert by_scan.label == by_tree == f"nesting level {limit + 1}"
     return by_tree is None
 
 

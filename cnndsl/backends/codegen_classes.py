@@ -56,6 +56,7 @@ class Shape:
     instances: list
     params: list = field(default_factory=list)  # (name, slot index, default or None, type)
     values: dict = field(default_factory=dict)  # slot index -> source: a literal or an argument
+    first: str = ""  # for a second structure of one template (Bottleneck2): the first one's name
 
 
 class Templates:
@@ -150,7 +151,7 @@ def resolve_shapes(instances: list[Instance], reserved: set, base_name) -> dict:
             n += 1
             name = f"{base}{n}"
         taken.add(name)
-        shape = shapes[key] = Shape(name, group)
+        shape = shapes[key] = Shape(name, group, first=base if n > 1 else "")
         _params(shape, taken)
     return shapes
 

@@ -125,6 +125,8 @@ def _docstring(text: str, indent: str) -> list[str]:
     backslash and a quote are escaped, so nothing in it can end the string."""
     wrapped = textwrap.wrap(visible(text), WIDTH - len(indent) - 3, break_on_hyphens=False)
     escaped = [line.replace("\\", "\\\\").replace('"', '\\"') for line in wrapped or [""]]
+    if len(escaped) == 1 and len(indent) + len(escaped[0]) + 6 <= WIDTH:  # PEP 257: one line
+        return [f'{indent}"""{escaped[0]}"""']
     lines = [indent + ('"""' if i == 0 else "") + line for i, line in enumerate(escaped)]
     return lines + [indent + '"""']
 

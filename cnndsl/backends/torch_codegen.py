@@ -283,6 +283,9 @@ def _class(graph, inst, shape, shapes, name, kind) -> list:
                f", {g.get('params', 0):,} parameters.")
     elif scope.kind == "block":
         doc = f"Block {_definition(scope)} of the spec."
+        if shape.first:  # a second class for one block: say why, where a reader wonders
+            doc = (f"Block {_definition(scope)} of the spec, as built by calls whose branches or "
+                   f"loop counts differ from {shape.first}'s.")
     else:
         doc = f"The {scope.kind} {scope.id} of the spec."
     out += [(line, None) for line in _docstring(doc, "    ")]

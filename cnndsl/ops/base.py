@@ -16,6 +16,8 @@ unit reads) and the size formulas follow. Ops that are not windows
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from math import prod
 from typing import Any, Callable, ClassVar
 
 # Windows and their rules live with the rest of the geometry; importable from here as always.
@@ -92,6 +94,8 @@ class Pair:
     min: int = 0
 
     def __call__(self, v):
+        if type(v) is int and v >= self.min:  # `k=3`: the common case
+            return v, v
         items = v if isinstance(v, tuple) else (v, v)
         if len(items) != 2:
             raise ValueError(f"expected an integer or a pair (h, w), got a tuple of {len(items)}")
@@ -171,6 +175,8 @@ class Padding:
     same: bool = True
 
     def __call__(self, v):
+        if type(v) is int and v >= 0:  # `p=1`: the common case
+            return v, v
         if isinstance(v, str) and v == SAME and self.same:
             return SAME
         wanted = ("an integer, (h, w), ((top, bottom), (left, right))"
@@ -271,6 +277,14 @@ def padded_window(k, s, padding, ceil: bool = False, d=(1, 1)) -> Window:
     return Window(k, s, (top, left), ceil, (bottom, right), d=d)
 
 
+@lru_cache(maxsize=1024, typed=True)
+def kernel_window(kernel, s, padding, ceil: bool, d) -> Window:
+    """The window of a ``kernel`` whose taps are ``d`` apart (a conv's, a pool's), with
+    stride ``s`` and a normalised :class:`Padding`: made once for the many layers that
+    share it (windows are immutable)."""
+    return padded_window(tuple(map(extent, kernel, d)), s, padding, ceil, d)
+
+
 # ------------------------------------------------------------------ torch
 
 
@@ -343,11 +357,7 @@ class Op:
         ``positional`` is a list of values, ``keywords`` maps the name as
         written to its value (aliases allowed). Returns canonical names.
         """
-        by_name = {}
-        for a in self.args:
-            by_name[a.name] = a
-            for alias in a.aliases:
-                by_name[alias] = a
+        by_name, defaults = self._by_name, self._defaults
         if len(positional) > len(self.args):
             takes = ("takes no arguments" if not self.args else
                      f"takes at most {len(self.args)} argument{'s' if len(self.args) != 1 else ''}")
@@ -380,10 +390,38 @@ class Op:
                 short = f" (or `{a.aliases[0]}=...`)" if a.aliases else ""
                 raise ArgError(f"`{self.name}` needs argument `{a.name}`", code="E0204",
                                help=f"add `{a.name}=...`{short}")
+            elif a.name in defaults:
+                out[a.name] = defaults[a.name]
             else:
-                out[a.name] = a.default if a.default is None else a.type(a.default)
+                out[a.name] = self._default(a)
         self.validate(out)
         return out
+
+    @cached_property
+    def _by_name(self) -> dict[str, Arg]:
+        """Each argument under its name and its aliases (for bind, made once per op)."""
+        by_name = {}
+        for a in self.args:
+            by_name[a.name] = a
+            for alias in a.aliases:
+                by_name[alias] = a
+        return by_name
+
+    @cached_property
+    def _defaults(self) -> dict:
+        """Argument name -> its default as bind gives it, filled in by _default."""
+        return {}
+
+    def _default(self, a: Arg):
+        """The value of an argument left out. Converted once per op, and shared by every
+        layer that leaves it out where it is immutable (hashable), as the types give it."""
+        value = a.default if a.default is None else a.type(a.default)
+        try:
+            hash(value)
+        except TypeError:
+            return value
+        self._defaults[a.name] = value
+        return value
 
     def validate(self, a: dict) -> None:
         """Checks across arguments; raise ArgError."""
@@ -425,12 +463,12 @@ class Op:
         answer from :meth:`window` (at the input's size); upsampling, transposed
         convolution and crops, whose maps are not windows or depend on sizes, override it."""
         window = self.window(a)
-        if window == GLOBAL:
+        if type(window) is str and window == GLOBAL:
             return GLOBAL
         if window.same:
             window = window.at(ins[0][1:])
-        return tuple(window_map(window.k[x], window.s[x], window.p[x], window.d[x])
-                     for x in (0, 1))
+        k, s, p, d = window.k, window.s, window.p, window.d
+        return window_map(k[0], s[0], p[0], d[0]), window_map(k[1], s[1], p[1], d[1])
 
     def resize(self, a: dict, axis: int):
         """The output length along ``axis`` (0: height, 1: width) of an op that is not a
@@ -482,7 +520,4 @@ def spatial(shape: Shape, op: str) -> Shape:
 
 
 def numel(shape: Shape) -> int:
-    total = 1
-    for d in shape:
-        total *= d
-    return total
+    return prod(shape)

@@ -4,7 +4,7 @@ asymmetric padding (a :class:`PaddedConv2d`, nn.Conv2d after a fixed F.pad)."""
 from __future__ import annotations
 
 from .base import (GLOBAL, Arg, ArgError, Bool, Ctor, Int, Op, Padding, Pair, ShapeError, extent,
-                   fmt_shape, numel, padded_window, register, spatial)
+                   fmt_shape, kernel_window, numel, register, spatial)
 from .geometry import Resize, transposed_map
 
 # Emitted into generated files (Ctor.source) for a padding torch.nn.Conv2d cannot
@@ -115,8 +115,7 @@ class Conv(Op):
         return numel(out) if a["bias"] else 0  # bias additions
 
     def window(self, a):
-        k = tuple(map(extent, a["kernel"], a["dilation"]))
-        return padded_window(k, a["stride"], a["padding"], d=a["dilation"])
+        return kernel_window(a["kernel"], a["stride"], a["padding"], False, a["dilation"])
 
     def torch(self, a, ins, out):
         win = self.window(a).at(ins[0][1:])

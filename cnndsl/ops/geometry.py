@@ -25,6 +25,7 @@ power of two (docs/language.md, "Receptive fields").
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
 from dataclasses import dataclass
@@ -144,8 +145,10 @@ class IndexMap:
         return first + q * self.step, last + q * self.step, spacing
 
 
+@functools.lru_cache(maxsize=1024)
 def window_map(extent: int, stride: int, before: int, dilation: int = 1) -> IndexMap:
-    """A sliding window of dilated ``extent``, ``stride`` and padding ``before``."""
+    """A sliding window of dilated ``extent``, ``stride`` and padding ``before`` (a few
+    windows serve a whole network: each map is made once)."""
     return IndexMap(stride, ((-before, extent - 1 - before, dilation),))
 
 

@@ -8,7 +8,7 @@ since torch.nn's pools pad both sides alike.
 from __future__ import annotations
 
 from .base import (GLOBAL, SAME, Arg, ArgError, Bool, Ctor, Op, OrNone, Padding, Pair, ShapeError,
-                   extent, fmt_shape, numel, padded_window, register, sides, spatial)
+                   fmt_shape, kernel_window, numel, register, sides, spatial)
 from .conv import _one, torch_pad
 
 # TensorFlow's max pool ignores padding: pad with -inf, then pool without.
@@ -93,8 +93,7 @@ class _Pool(Op):
         return numel(out) * kh * kw  # one compare or add per window element
 
     def window(self, a):
-        k = tuple(map(extent, a["kernel"], a["dilation"]))
-        return padded_window(k, a["stride"], a["padding"], a["ceil"], a["dilation"])
+        return kernel_window(a["kernel"], a["stride"], a["padding"], a["ceil"], a["dilation"])
 
     def _kwargs(self, a, win):
         """Keyword arguments of the torch pool; ``pad`` where the padding is asymmetric."""

@@ -13,18 +13,32 @@ that tests/test_cost.py catches for every op, never a silent zero.
 from __future__ import annotations
 
 
+KEYS = ("params", "buffers", "macs", "flops")
+
+
 def run(graph) -> list:
     """Write ``params``, ``buffers``, ``macs`` and ``flops`` on every node and their totals."""
-    totals = dict.fromkeys(("params", "buffers", "macs", "flops"), 0)
-    for node, data in graph.nodes(data=True):
+    nodes = dict(graph.nodes(data=True))  # node -> data, without a view per lookup
+    totals = [0, 0, 0, 0]  # as KEYS
+    for node, data in nodes.items():
         op, args, out = data["op"], data["args"], data["shape"]
-        ins = [graph.nodes[i]["shape"] for i in data["inputs"]]
-        data["params"], data["buffers"] = op.params(args, ins, out)
-        data["macs"] = op.macs(args, ins, out)
-        data["flops"] = op.flops(args, ins, out)
-        for key in totals:
-            if not isinstance(data[key], int) or data[key] < 0:  # a registry bug, not the spec's
-                raise TypeError(f"op `{op.name}` gave {key}={data[key]!r} for node {node}")
-            totals[key] += data[key]
-    graph.graph.update(totals)
+        ins = [nodes[i]["shape"] for i in data["inputs"]]
+        params, buffers = op.params(args, ins, out)
+        macs, flops = op.macs(args, ins, out), op.flops(args, ins, out)
+        data["params"], data["buffers"], data["macs"], data["flops"] = params, buffers, macs, flops
+        if not (type(params) is type(buffers) is type(macs) is type(flops) is int
+                and min(params, buffers, macs, flops) >= 0):
+            _refuse(op, node, (params, buffers, macs, flops))
+        totals[0] += params
+        totals[1] += buffers
+        totals[2] += macs
+        totals[3] += flops
+    graph.graph.update(zip(KEYS, totals))
     return []
+
+
+def _refuse(op, node, counts) -> None:
+    """Raise for the first count that is no integer >= 0: a registry bug, not the spec's."""
+    for key, value in zip(KEYS, counts):
+        if not isinstance(value, int) or value < 0:
+            raise TypeError(f"op `{op.name}` gave {key}={value!r} for node {node}")

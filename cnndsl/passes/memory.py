@@ -39,46 +39,56 @@ def _storages(graph, training: bool) -> dict:
     return owner
 
 
-def inference_peak(graph, size: int) -> int:
-    """Largest sum of live tensors while any layer runs, in bytes."""
+def inference_peak(graph, size: int, nbytes: dict | None = None) -> int:
+    """Largest sum of live tensors while any layer runs, in bytes (``nbytes``: each
+    node's output bytes at ``size`` bytes an element, if already counted)."""
+    if nbytes is None:
+        nbytes = _output_bytes(graph, size)
     owner = _storages(graph, training=False)
     skipped = training_only(graph)  # aux heads do not run at inference
-    order = [node for node in graph.nodes if node not in skipped]
-    position = {node: i for i, node in enumerate(order)}
-    last_use = {}
-    for node in order:
-        for i in graph.nodes[node]["inputs"]:
-            last_use[owner[i]] = max(last_use.get(owner[i], 0), position[node])
+    last_use = {}  # storage -> the last step that reads it (steps only grow: the last wins)
+    steps = 0
+    for node, data in graph.nodes(data=True):
+        if node not in skipped:
+            for i in data["inputs"]:
+                last_use[owner[i]] = steps
+            steps += 1
     for _, node in eval_outputs(graph):
-        last_use[owner[node]] = len(order)  # the results are kept
-    frees: dict[int, list] = {}
+        last_use[owner[node]] = steps  # the results are kept
+    freed = [0] * steps  # per step, the bytes freed once it has run
     for storage, step in last_use.items():
-        frees.setdefault(step, []).append(storage)
-    live = peak = 0
-    for step, node in enumerate(order):
+        if step < steps:
+            freed[step] += nbytes[storage]
+    live = peak = step = 0
+    for node in graph.nodes:
+        if node in skipped:
+            continue
         if owner[node] == node:
-            live += numel(graph.nodes[node]["shape"]) * size
+            live += nbytes[node]
+            if node not in last_use:
+                freed[step] += nbytes[node]  # never read
         peak = max(peak, live)
-        for storage in frees.get(step, ()):
-            live -= numel(graph.nodes[storage]["shape"]) * size
-        if owner[node] == node and node not in last_use:
-            live -= numel(graph.nodes[node]["shape"]) * size  # never read
+        live -= freed[step]
+        step += 1
     return peak
+
+
+def _output_bytes(graph, size: int) -> dict:
+    return {node: numel(data["shape"]) * size for node, data in graph.nodes(data=True)}
 
 
 def _saved_bytes(data, owner) -> tuple[set, int]:
     """(storages this layer keeps, extra bytes of masks and indices)."""
     kept, extra = set(), 0
-    out = numel(data["shape"])
     for what in data["op"].saves(data["args"]):
         if what == "input":
-            kept.update(owner[i] for i in data["inputs"])
+            kept.update([owner[i] for i in data["inputs"]])
         elif what == "output":
             kept.add(owner[data["name"]])
         elif what == "mask":
-            extra += out * MASK_BYTES
+            extra += numel(data["shape"]) * MASK_BYTES
         elif what == "indices":
-            extra += out * INDEX_BYTES
+            extra += numel(data["shape"]) * INDEX_BYTES
         else:
             raise ValueError(f"op `{data['op'].name}` declares an unknown saved tensor {what!r}")
     return kept, extra
@@ -86,26 +96,33 @@ def _saved_bytes(data, owner) -> tuple[set, int]:
 
 def run(graph, dtype: str | None = None) -> list:
     """Write ``memory`` (bytes) on every node and the totals on the graph, counted in
-    ``dtype`` (default: the graph's ``dtype``, set by :func:`cnndsl.loads`, or float32)."""
+    ``dtype`` (default: the graph's ``dtype``, set by :func:`cnndsl.loads`, or float32).
+
+    Layers with the same figures share one ``memory`` dict (a network repeats its
+    layers): read it, do not change it."""
     dtype = dtype or graph.graph.get("dtype", "float32")
     size = DTYPE_BYTES[dtype]
     owner = _storages(graph, training=True)
+    output = _output_bytes(graph, size)
     kept_all, extra_all = set(), 0
+    shared: dict = {}  # (output, saved) -> the memory dict of every layer with them
     for node, data in graph.nodes(data=True):
         kept, extra = _saved_bytes(data, owner)
         kept_all |= kept
         extra_all += extra
-        data["memory"] = {
-            "output": numel(data["shape"]) * size,
-            "saved": sum(numel(graph.nodes[k]["shape"]) * size for k in kept) + extra,
-        }
+        figures = (output[node], sum(map(output.__getitem__, kept)) + extra)
+        memory = shared.get(figures)
+        if memory is None:
+            memory = shared[figures] = {"output": figures[0], "saved": figures[1]}
+        data["memory"] = memory
+    training_saved = sum(map(output.__getitem__, kept_all)) + extra_all
+    del owner, kept_all  # (a million layers: let the inference peak use their memory)
     g = graph.graph
     g["memory"] = {
         "dtype": dtype,
         "params": g["params"] * size,
         "buffers": g["buffers"] * size,
-        "inference_peak": inference_peak(graph, size),
-        "training_saved": sum(numel(graph.nodes[k]["shape"]) * size for k in kept_all)
-        + extra_all,
+        "inference_peak": inference_peak(graph, size, output),
+        "training_saved": training_saved,
     }
     return []

@@ -14,10 +14,19 @@ from ..diagnostics import Diagnostic
 from ..outputs import declared
 
 
+def live_layers(graph) -> set:
+    """The outputs and every layer they read, directly or not: one walk back through
+    spec order (a topological order: a layer's readers come after it)."""
+    live = {node for _, node, _ in declared(graph)}
+    pred = graph.pred
+    for node in reversed(list(graph.nodes)):
+        if node in live:
+            live.update(pred[node])
+    return live
+
+
 def run(graph) -> list[Diagnostic]:
-    live = set()
-    for _, node, _ in declared(graph):
-        live |= nx.ancestors(graph, node) | {node}
+    live = live_layers(graph)
     dead = [v for v in graph.nodes if v not in live and v != "input"]
     if not dead:
         return []

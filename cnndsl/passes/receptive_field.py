@@ -90,7 +90,7 @@ def _whole(x):
     return x.numerator if isinstance(x, Fraction) and x.denominator == 1 else x
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AxisField:
     """One axis of a field: unit ``q*period + t`` sees input pixels
     ``[q*shift + lo, q*shift + hi]`` with ``(lo, hi) = units[t]`` (None: nothing)."""
@@ -123,6 +123,8 @@ class AxisField:
 
     @property
     def size(self) -> int:
+        if len(self.units) == 1 and self.units[0] is not None:  # period 1: the common case
+            return self.units[0][1] - self.units[0][0] + 1
         return max((hi - lo + 1 for lo, hi in filter(None, self.units)), default=0)
 
     def monotone(self) -> bool:
@@ -155,6 +157,8 @@ class AxisField:
                 and None not in (m.phases[0], self.units[0]):
             # an affine layer on an affine field: Araujo's recursion
             (first, last, _), (lo, hi) = m.phases[0], self.units[0]
+            if m.step == 1 and first == last == 0:
+                return self  # unit j reads unit j (an activation): the same field
             return AxisField(m.step * self.shift, ((lo + first * self.shift, hi + last * self.shift),))
         period = m.period * (self.period // gcd(m.step, self.period))
         shift = period // m.period * m.step // self.period * self.shift
@@ -212,19 +216,22 @@ class ReceptiveField:
     @property
     def size(self) -> tuple:
         """The largest unit's field, per axis."""
-        return tuple(a.size for a in self.axes)
+        return tuple([a.size for a in self.axes])
 
     @property
     def stride(self) -> tuple:
         """Input pixels between neighbouring units: an int, or a Fraction below
         one after upsampling (or where it is not whole)."""
-        return tuple(a.stride for a in self.axes)
+        return tuple([a.stride for a in self.axes])
 
     @property
     def padding(self) -> tuple:
         """``-L(0)``: how far before the input unit 0's field starts."""
         out = []
         for a in self.axes:
+            if a.units[0] is not None:  # unit 0 sees something: -L(0), an int
+                out.append(-a.units[0][0])
+                continue
             j = next((j for j in range(a.period) if a.units[j] is not None), None)
             out.append(0 if j is None else _whole(j * a.ratio - a.at(j)[0]))
         return tuple(out)
@@ -232,7 +239,7 @@ class ReceptiveField:
     @property
     def period(self) -> tuple:
         """Output units after which the field repeats, shifted (1 without upsampling)."""
-        return tuple(a.period for a in self.axes)
+        return tuple([a.period for a in self.axes])
 
     def span(self, unit: tuple[int, int]) -> tuple[tuple[int, int], tuple[int, int]]:
         """The input pixels output unit ``(i, j)`` sees, per axis: ((top, bottom),
@@ -251,9 +258,16 @@ class ReceptiveField:
 
     def through(self, maps, lengths=(None, None)) -> "ReceptiveField":
         """The field after a layer with these per-axis index maps, whose output has
-        ``lengths`` units per axis (where known)."""
-        return ReceptiveField(axes=tuple(a.through(m, n) for a, m, n in
-                                         zip(self.axes, maps, lengths)))
+        ``lengths`` units per axis (where known). Fields are immutable: an axis the
+        layer leaves as it was stays the same object, and so does a field it leaves
+        whole; a square layer on a square field computes one axis for both."""
+        (a, b), (m, k), (n, length) = self.axes, maps, lengths
+        first = a.through(m, n)
+        second = first if (b is a or b == a) and (k is m or k == m) and length == n \
+            else b.through(k, length)
+        if first is a and second is b:
+            return self
+        return ReceptiveField(axes=(first, second))
 
     def to_json(self) -> dict:
         """size, stride and padding per axis (a fractional stride as "1/2"); with a
@@ -385,8 +399,8 @@ def _misaligned(nodes, data: dict, inputs: list, fields: list[ReceptiveField]) -
 def run(graph) -> list[Diagnostic]:
     """Write ``rf`` (a :class:`ReceptiveField` or ``WHOLE_INPUT``) on every node."""
     warnings, warned_at = [], set()
-    nodes = graph.nodes
-    for node, data in nodes(data=True):
+    nodes = dict(graph.nodes(data=True))  # node -> data, without a view per lookup
+    for node, data in nodes.items():
         if not data["inputs"]:
             data["rf"] = ReceptiveField()
             continue
@@ -395,7 +409,7 @@ def run(graph) -> list[Diagnostic]:
         if len(sources) > 1:  # the op says which inputs count (not a gate, not a `to=` size)
             sources = [sources[i] for i in op.field_inputs(args, shapes, data["shape"])]
         fields = [nodes[i]["rf"] for i in sources]
-        if WHOLE_INPUT in fields:
+        if str in map(type, fields):  # WHOLE_INPUT, the one field that is a str
             data["rf"] = WHOLE_INPUT
             continue
         maps = op.index_map(args, shapes, data["shape"])
