@@ -64,6 +64,10 @@ class Written:
 class Builder(Transformer):
     """One parse's actions. :meth:`reset` before a parse, :meth:`state` to save one."""
 
+    # Part of the parser cache's key: the cached parser holds a pickled Builder,
+    # so change this when what __init__ or reset sets changes.
+    VERSION = "1"
+
     def __init__(self):
         super().__init__()
         self.reset("<spec>", None, None)

@@ -442,7 +442,31 @@ class Elaborator(Naming):
             if isinstance(value, TensorName):
                 args[key] = len(inputs)
                 inputs.append(value.node)
-        return self._add_node(op, args, inputs, s.span, scope, frame, name)
+        node = self._add_node(op, args, inputs, s.span, scope, frame, name)
+        if node is not None and frame.blocks:
+            names = self._parameter_names(s, op, frame.blocks[-1])
+            if names:
+                self.graph.nodes[node]["from_parameters"] = names
+        return node
+
+    def _parameter_names(self, s: n.Layer, op, block: str) -> dict:
+        """{argument: the parameter of ``block`` it reads, as a name}: `conv(c2[0])`
+        gives {"channels": "c2_0"}. Compiled classes name their constructor's
+        arguments after them, as the spec does."""
+        params = {p.name for p in self.blocks[block].params}
+        found = {}
+        for k, a in enumerate(s.args):
+            v = a.value
+            if type(v) is n.Var:
+                param, name = v.name, v.name
+            elif type(v) is n.Index and type(v.target) is n.Var and type(v.index) is n.Const \
+                    and type(v.index.value) is int and v.index.value >= 0:
+                param, name = v.target.name, f"{v.target.name}_{v.index.value}"
+            else:
+                continue
+            if param in params:
+                found[op.args[k].name if a.name is None else op.canonical(a.name)] = name
+        return found
 
     def _args(self, s: n.Layer, frame, cur):
         """Evaluate call arguments; (None, None) if any failed or repeats."""

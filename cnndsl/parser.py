@@ -80,7 +80,8 @@ def _parser() -> lark.Lark:
     # actions' object with them (the pickle names its class, not its code).
     grammar = grammar_path().read_text(encoding="utf-8") + SHORTCUT
     options = dict(OPTIONS, postlex=_Guard(), transformer=Builder())
-    name = parser_cache.key(grammar, repr(sorted(OPTIONS.items())), _Guard.VERSION, "ast")
+    name = parser_cache.key(grammar, repr(sorted(OPTIONS.items())), _Guard.VERSION,
+                            "ast", Builder.VERSION)
     return parser_cache.load_or_build(name, lambda: lark.Lark(grammar, **options))
 
 

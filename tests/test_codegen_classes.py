@@ -112,12 +112,39 @@ def test_torch_jit_script_of_the_emitted_source(spec, tmp_path):
 # ------------------------------------------------------------ reads like hand-written code
 
 
+def test_googlenet_inception_takes_the_blocks_parameters():
+    # `block inception(c1, c2, c3, c4)` with `conv(c2[0], k=1)`: c2_0, as in the spec,
+    # and the calls read as torchvision's `Inception(192, 64, 96, 128, 16, 32, 32)`.
+    text = cnndsl.load(ROOT / "specs" / "googlenet.cnn").to_source()
+    assert "self, in_channels: int, c1: int, c2_0: int, c2_1: int, c3_0: int, c3_1: int, " \
+           "c4: int" in text
+    assert "conv_2=nn.Conv2d(c2_0, c2_1, kernel_size=3, padding=1)," in text
+    assert "inception_1=Inception(192, 64, 96, 128, 16, 32, 32)," in text
+
+
+def test_a_parameter_name_only_where_one_parameter_gives_the_value():
+    # `conv(b, groups=a)` with a == b in every call: which parameter the output
+    # channels read is ambiguous, so they keep the constructor's name.
+    net = cnndsl.loads("network t\ninput [8, 8, 8]\n"
+                       "block one(a, b) { conv(b, k=3, p=1, groups=a) }\n"
+                       "one(8, 8) one(4, 4)")
+    text = net.to_source()
+    assert "def __init__(self, width: int) -> None:" in text
+    assert "nn.Conv2d(8, width, kernel_size=3, padding=1, groups=width)" in text
+    net = cnndsl.loads("network t\ninput [8, 8, 8]\n"
+                       "block one(a, b) { conv(b, k=3, p=1, groups=a) }\n"
+                       "one(2, 4) one(4, 8)")  # the first call tells them apart
+    assert "nn.Conv2d(in_channels, b, kernel_size=3, padding=1, groups=groups)" \
+        in net.to_source()
+
+
 def test_resnet50_has_one_class_per_block_structure_and_is_short():
     text = cnndsl.load(ROOT / "specs" / "resnet50.cnn").to_source()
     assert len(text.splitlines()) < 200
     assert "class Bottleneck(nn.Module):" in text
-    assert "def __init__(self, in_channels: int, width: int, stride: int = 1) -> None:" in text
-    assert "conv_3=nn.Conv2d(width, width * 4, kernel_size=1, bias=False)," in text
+    # The spec's `block bottleneck(c, stride = 1)`: its parameters name the arguments.
+    assert "def __init__(self, in_channels: int, c: int, stride: int = 1) -> None:" in text
+    assert "conv_3=nn.Conv2d(c, c * 4, kernel_size=1, bias=False)," in text
     assert 'for i in range(2, 7):\n            self.layer3.add_module(f"bottleneck_{i}", ' in text
     assert text.count("class ") == 5  # Stage, Path, two bottleneck structures, the network
     assert "__dict__" not in text

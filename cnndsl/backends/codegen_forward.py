@@ -106,7 +106,7 @@ class Builder:
             inst.init.append((f"self.{rel} = {self._param(ctor, t)}", v))
             make = lambda ins: op.forward_source(args, [*ins, f"self.{rel}"])  # noqa: E731
         elif ctor is not None:
-            inst.init.append((f"self.{rel} = {self._ctor(ctor, t)}", v))
+            inst.init.append((f"self.{rel} = {self._ctor(ctor, t, data)}", v))
             make = lambda ins: f"self.{rel}({', '.join(ins)})"  # noqa: E731
         else:
             make = lambda ins: op.forward_source(args, ins)  # noqa: E731
@@ -114,14 +114,18 @@ class Builder:
         stmts.append(Statement(reads, [v], [paths[-1] if paths else "x"], make, v,
                                fmt_shape(data["shape"]), v in self.deferred))
 
-    def _ctor(self, ctor, t: Templates) -> str:
+    def _ctor(self, ctor, t: Templates, data: dict) -> str:
         """`nn.Conv2d(3, 64, kernel_size=3)`, numbers as slots. A keyword that other
         layers of the class are given (`stride=2`) is a slot here too, at its default,
-        in the constructor's own order: calls with and without it share a template."""
+        in the constructor's own order: calls with and without it share a template.
+        A positional number that is one block parameter's value (`conv(c2[0])`) is
+        named after it (`c2_0`), else after the constructor's argument."""
         head = self.h.ctor_head(ctor)
         own = bool(getattr(ctor, "source", ""))
         names = argument_names(ctor.cls, ctor.source if own else "")
-        args = [t.slot(a, (ctor.cls, names[i] if i < len(names) else f"arg{i}", False))
+        spec = data.get("from_parameters", {})
+        args = [t.slot(a, (ctor.cls, _spec_name(a, spec, data["args"]) or
+                           (names[i] if i < len(names) else f"arg{i}"), False))
                 if is_slot_value(a) else self.h.literal(a) for i, a in enumerate(ctor.args)]
         defaults = numeric_defaults(ctor.cls) if not own and ctor.args else {}
         given = self.keywords.get(ctor.cls, set())
@@ -210,7 +214,7 @@ class Builder:
 
     def _source(self, item, t: Templates) -> str:
         if isinstance(item, str):
-            return self._ctor(self.ctors[item], t)
+            return self._ctor(self.ctors[item], t, self.graph.nodes[item])
         return t.call(self.instance(item))
 
     def _step(self, a, b, distance: int):
@@ -327,3 +331,10 @@ class Builder:
 def _definition(scope: Scope) -> str:
     """The block's definition name, from its call label `bottleneck(64)`."""
     return scope.label.split("(", 1)[0] or scope.name
+
+
+def _spec_name(value, spec: dict, args: dict) -> str | None:
+    """The block parameter ``value`` comes from, if exactly one argument reading a
+    parameter has that value."""
+    found = {name for arg, name in spec.items() if args.get(arg) == value}
+    return found.pop() if len(found) == 1 else None

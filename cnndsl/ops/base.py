@@ -397,6 +397,10 @@ class Op:
         self.validate(out)
         return out
 
+    def canonical(self, written: str) -> str:
+        """The name of the argument ``written`` names (itself or an alias: `k` -> `kernel`)."""
+        return self._by_name[written].name
+
     @cached_property
     def _by_name(self) -> dict[str, Arg]:
         """Each argument under its name and its aliases (for bind, made once per op)."""
