@@ -252,7 +252,7 @@ class Builder:
 
     def _peek_layer(self, v: str):
         inst = Instance(Scope("", "peek", "", ""))
-        text = self._ctor(self.ctors[v], Templates(inst))
+        text = self._ctor(self.ctors[v], Templates(inst), self.graph.nodes[v])
         return text, inst.slots, inst.hints
 
     def _peek(self, scope: Scope) -> Instance:
