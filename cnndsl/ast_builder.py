@@ -66,31 +66,29 @@ class Builder(Transformer):
 
     # Part of the parser cache's key: the cached parser holds a pickled Builder,
     # so change this when what __init__ or reset sets changes.
-    VERSION = "1"
+    VERSION = "2"
 
-    def __init__(self):
+    def __init__(self, segment):
+        """``segment`` parses the `{...}` of a computed name (the parser's entry point)."""
         super().__init__()
-        self.reset("<spec>", None, None)
+        self.segment = segment
+        self.reset("<spec>", None)
 
-    def reset(self, file: str, place: tuple[int, int] | None, segment) -> None:
+    def reset(self, file: str, place: tuple[int, int] | None) -> None:
         """Start a parse of ``file``. For the `{...}` of a computed name, parsed on its
-        own: ``place`` is the name's line and how far columns shift, and ``segment``
-        parses such a `{...}` (the parser's entry point)."""
+        own: ``place`` is the name's line and how far columns shift."""
         self.file = file
         self.place = place
-        self.segment = segment
         self.errors: list[Diagnostic] = []
         self.depth: dict[int, int] = {}  # id(expression) -> depth, for those deeper than 1
         self.outer: dict[int, tuple] = {}  # id(expression) -> (start, end) with its brackets
         self.too_deep: n.Expr | None = None  # the outermost expression past the limit
 
     def state(self) -> tuple:
-        return (self.file, self.place, self.segment, self.errors, self.depth, self.outer,
-                self.too_deep)
+        return self.file, self.place, self.errors, self.depth, self.outer, self.too_deep
 
     def restore(self, state: tuple) -> None:
-        (self.file, self.place, self.segment, self.errors, self.depth, self.outer,
-         self.too_deep) = state
+        self.file, self.place, self.errors, self.depth, self.outer, self.too_deep = state
 
     # ---------------------------------------------------------------- spans
 

@@ -19,7 +19,6 @@ import threading
 from pathlib import Path as FilePath
 
 import lark
-from lark import Token
 from lark.lark import PostLex
 
 from . import nodes as n
@@ -79,7 +78,7 @@ def _parser() -> lark.Lark:
     # they are cached, in the user's own cache directory (parser_cache), the
     # actions' object with them (the pickle names its class, not its code).
     grammar = grammar_path().read_text(encoding="utf-8") + SHORTCUT
-    options = dict(OPTIONS, postlex=_Guard(), transformer=Builder())
+    options = dict(OPTIONS, postlex=_Guard(), transformer=Builder(_segment))
     name = parser_cache.key(grammar, repr(sorted(OPTIONS.items())), _Guard.VERSION,
                             "ast", Builder.VERSION)
     return parser_cache.load_or_build(name, lambda: lark.Lark(grammar, **options))
@@ -99,6 +98,20 @@ def _lark() -> lark.Lark:
 _PARSING = threading.RLock()
 
 
+@contextlib.contextmanager
+def _actions(file: str, place: tuple[int, int] | None = None):
+    """The parser and its actions, set for one parse of ``file`` and restored after."""
+    parser = _parser()
+    builder = parser.options.transformer
+    with _PARSING:
+        saved = builder.state()
+        builder.reset(file, place)
+        try:
+            yield parser, builder
+        finally:
+            builder.restore(saved)
+
+
 def parse(text: str, file: str = "<spec>", *, max_tokens: int = MAX_TOKENS) -> n.Program:
     """Parse spec text into a :class:`cnndsl.nodes.Program`; :class:`CnnError` if it
     is not a spec or passes a limit (``max_tokens`` tokens: see :func:`max_tokens_for`).
@@ -110,22 +123,16 @@ def parse(text: str, file: str = "<spec>", *, max_tokens: int = MAX_TOKENS) -> n
         # A byte-order mark that some editors write: whitespace, same length
         # so every column still matches the text diagnostics quote.
         text = " " + text[1:]
-    parser = _parser()
-    builder = parser.options.transformer
     limits = _LIMITS.set((file, max_tokens))
     try:
-        with _PARSING, _gc_paused():
-            saved = builder.state()
-            builder.reset(file, None, _segment)
+        with _actions(file) as (parser, builder), _gc_paused():
             try:
                 program = parser.parse(text)
-                errors, too_deep = builder.errors, builder.too_deep
             except _Refused as err:
                 raise CnnError([err.diagnostic], Sources({file: text})) from None
             except lark.exceptions.UnexpectedInput as err:
                 raise CnnError(_syntax_errors(err, text, file), Sources({file: text})) from None
-            finally:
-                builder.restore(saved)
+            errors, too_deep = builder.errors, builder.too_deep
     finally:
         _LIMITS.reset(limits)
     if too_deep is not None:
@@ -139,23 +146,17 @@ def _segment(source: str, file: str, line: int, column: int):
     """The `{...}` of a computed name at ``line``:``column``, parsed as the input
     shape of a spec of its own: (expression or None, diagnostics, problem)."""
     prefix = "input ["
-    parser = _parser()
-    builder = parser.options.transformer
-    saved = builder.state()
-    builder.reset(file, (line, column - len(prefix) - 1), _segment)
-    try:
-        program = parser.parse(f"network _\n{prefix}{source}]")
-        problem = "nested too deep" if builder.too_deep is not None else ""
-        errors = builder.errors
-    except (lark.exceptions.UnexpectedInput, _Refused):
-        problem, program, errors = "not an expression", None, []
-    finally:
-        builder.restore(saved)
+    with _actions(file, (line, column - len(prefix) - 1)) as (parser, builder):
+        try:
+            program = parser.parse(f"network _\n{prefix}{source}]")
+        except (lark.exceptions.UnexpectedInput, _Refused):
+            return None, [], "not an expression"
+        too_deep, errors = builder.too_deep, builder.errors
+    if too_deep is not None:
+        return None, [], "nested too deep"
     # One expression and nothing else: `{1] relu [2}` is no way out of the braces.
-    if program is not None and (len(program.input) != 1 or program.body or program.blocks):
-        problem = "not one expression"
-    if problem:
-        return None, [], problem
+    if len(program.input) != 1 or program.body or program.blocks:
+        return None, [], "not one expression"
     return program.input[0], errors, ""
 
 

@@ -35,7 +35,7 @@ def _outcome(text: str):
 @functools.lru_cache(maxsize=None)
 def _without_shortcut() -> lark.Lark:
     grammar = parser.grammar_path().read_text(encoding="utf-8")
-    return lark.Lark(grammar, **parser.OPTIONS, postlex=parser._Guard(), transformer=Builder())
+    return lark.Lark(grammar, **parser.OPTIONS, postlex=parser._Guard(), transformer=Builder(parser._segment))
 
 
 _ATOMS = st.sampled_from(["1", "x", "in", "2.5", '"s"', "true", "f(1)", "(1,)", "[]", "()",

@@ -236,7 +236,7 @@ class Builder:
             sa, sb = (sa.key, sa.slots, sa.hints), (sb.key, sb.slots, sb.hints)
         else:
             return None
-        (ka, va, ha), (kb, vb, hb) = sa, sb
+        (ka, va, ha), (kb, vb, _) = sa, sb
         if ka != kb:
             return None
         step = []

@@ -115,6 +115,22 @@ class CnnServer(LanguageServer):
             cached = self.maps[uri] = (old, new, LineMap(old.lines, new.lines))
         return cached[2]
 
+    def answer(self, uri: str, position: types.Position, find):
+        """The first ``(value, range)`` that ``find(analysis, line, col)`` gives, from
+        the current analysis or else the last good one, with its range mapped to the
+        current text (None where that text no longer has it); None if neither answers."""
+        current = self.fresh(uri)
+        line, col = self.from_position(current, position)
+        for a, at, lines in self.views(uri, line):
+            found = find(a, at, col)
+            if found is None:
+                continue
+            value, r = found
+            if lines is not None and r is not None:
+                r = lines.range_to_new(r)
+            return value, self.to_range(current, r) if r is not None else None
+        return None
+
     def views(self, uri: str, line: int):
         """(analysis, line in it, map back or None) to answer a request at ``line``: the
         current analysis if it has what is asked, else the last good one, through a LineMap."""
@@ -153,21 +169,13 @@ def did_close(ls: CnnServer, params: types.DidCloseTextDocumentParams):
 
 @SERVER.feature(types.TEXT_DOCUMENT_HOVER)
 def on_hover(ls: CnnServer, params: types.HoverParams):
-    uri = params.text_document.uri
-    current = ls.fresh(uri)
-    line, col = ls.from_position(current, params.position)
-    for a, at, lines in ls.views(uri, line):
-        found = _hover(a, at, col)
-        if found is None:
-            continue
-        text, r = found
-        text = completion.safe(text)  # doc comments are spec text
-        if lines is not None:
-            r = lines.range_to_new(r)
-        return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown,
-                                                        value=text),
-                           range=ls.to_range(current, r) if r is not None else None)
-    return None
+    found = ls.answer(params.text_document.uri, params.position, _hover)
+    if found is None:
+        return None
+    text, r = found
+    text = completion.safe(text)  # doc comments are spec text
+    return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text),
+                       range=r)
 
 
 def _hover(a: Analysis, line: int, col: int):
@@ -204,20 +212,19 @@ def _hover(a: Analysis, line: int, col: int):
 @SERVER.feature(types.TEXT_DOCUMENT_DEFINITION)
 def on_definition(ls: CnnServer, params: types.DefinitionParams):
     uri = params.text_document.uri
-    current = ls.fresh(uri)
-    line, col = ls.from_position(current, params.position)
-    for a, at, lines in ls.views(uri, line):
-        if a.index is None:
-            continue
-        use = a.index.use_at(at, col)
-        target = a.index.resolve(use) if use is not None else None
-        if target is None:
-            continue
-        r = target.range if lines is None else lines.range_to_new(target.range)
-        if r is None:
-            return None
-        return types.Location(uri=uri, range=ls.to_range(current, r))
-    return None
+    found = ls.answer(uri, params.position, _definition)
+    if found is None or found[1] is None:  # nothing there, or an edit removed the target
+        return None
+    return types.Location(uri=uri, range=found[1])
+
+
+def _definition(a: Analysis, line: int, col: int):
+    """(the definition, its range) of the name at 0-based (line, col), or None."""
+    if a.index is None:
+        return None
+    use = a.index.use_at(line, col)
+    target = a.index.resolve(use) if use is not None else None
+    return None if target is None else (target, target.range)
 
 
 @SERVER.feature(types.TEXT_DOCUMENT_COMPLETION,

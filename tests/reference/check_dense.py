@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import sys
-import warnings
 from pathlib import Path
 
 import torch
@@ -34,6 +33,7 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from make_dense_reference import ENTRIES, FINGERPRINTED, build, outputs, training  # noqa: E402
+from survey import survey  # noqa: E402
 from zoo_fill import example_input, filled_state_dict  # noqa: E402
 
 import cnndsl  # noqa: E402
@@ -113,17 +113,8 @@ def output_problems(key: str) -> list[str]:
 
 def main(keys: list[str]) -> int:
     reference = json.loads((HERE / "zoo_dense.json").read_text())["models"]
-    failed = 0
-    for key in keys or ENTRIES:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                problems = static_problems(key, reference[key]) or output_problems(key)
-            except Exception as err:  # report and go on: this is a survey
-                problems = [f"{type(err).__name__}: {err}"]
-        failed += bool(problems)
-        print(f"{key:44s} {'ok' if not problems else '; '.join(problems)}", flush=True)
-    return 1 if failed else 0
+    return survey(keys or ENTRIES, lambda key: static_problems(key, reference[key])
+                  or output_problems(key), 44)
 
 
 if __name__ == "__main__":

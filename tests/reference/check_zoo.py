@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import sys
-import warnings
 from pathlib import Path
 
 import torch
@@ -27,6 +26,7 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from make_zoo_reference import FINGERPRINT_INPUT, build  # noqa: E402
+from survey import survey  # noqa: E402
 from zoo_fill import example_input, filled_state_dict  # noqa: E402
 
 import cnndsl  # noqa: E402
@@ -66,18 +66,9 @@ def check(name: str, reference: dict) -> list[str]:
 
 def main(names: list[str]) -> int:
     reference = json.loads((HERE / "zoo.json").read_text())["models"]
-    failed = 0
     # zoo.json's builders; the segmentation ones and the feature pyramid are check_dense.py's
-    for name in names or sorted(set(ZOO) & set(reference)):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                problems = check(name, reference[name])
-            except Exception as err:  # report and go on: this is a survey
-                problems = [f"{type(err).__name__}: {err}"]
-        failed += bool(problems)
-        print(f"{name:24s} {'ok' if not problems else '; '.join(problems)}", flush=True)
-    return 1 if failed else 0
+    return survey(names or sorted(set(ZOO) & set(reference)),
+                  lambda name: check(name, reference[name]), 24)
 
 
 if __name__ == "__main__":

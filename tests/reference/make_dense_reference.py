@@ -34,7 +34,6 @@ dropout and batch norm stay deterministic.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import warnings
@@ -44,6 +43,7 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from survey import record  # noqa: E402
 from zoo_fill import example_input, filled_state_dict  # noqa: E402
 
 OUT = HERE / "zoo_dense.json"
@@ -168,23 +168,11 @@ def fingerprint(key: str) -> dict:
 def main(keys: list[str]) -> None:
     logging.getLogger("fvcore").setLevel(logging.ERROR)
     import torchvision
-    doc = json.loads(OUT.read_text()) if OUT.exists() else {}
-    doc["source"] = (f"torchvision {torchvision.__version__.split('+')[0]} with torch "
-                     f"{torch.__version__.split('+')[0]}, weights=None, weights_backbone=None, "
-                     f"eval mode; MACs: fvcore FlopCountAnalysis conv + linear at batch 1 (one "
-                     f"multiply-add counts once); made by tests/reference/make_dense_reference.py")
-    models, prints = doc.setdefault("models", {}), doc.setdefault("fingerprints", {})
-    for key in keys or ENTRIES:
-        models[key] = static_numbers(key)
-        print(f"{key:44s} params {models[key]['params']:>12,}  MACs {models[key]['macs']:>16,}",
-              flush=True)
-        if key in FINGERPRINTED:
-            prints[key] = fingerprint(key)
-        doc["models"] = dict(sorted(models.items()))
-        doc["fingerprints"] = dict(sorted(prints.items()))
-        part = OUT.with_suffix(".part")  # after each: a crash keeps the rest, whole
-        part.write_text(json.dumps(doc, indent=1) + "\n")
-        part.replace(OUT)
+    source = (f"torchvision {torchvision.__version__.split('+')[0]} with torch "
+              f"{torch.__version__.split('+')[0]}, weights=None, weights_backbone=None, "
+              f"eval mode; MACs: fvcore FlopCountAnalysis conv + linear at batch 1 (one "
+              f"multiply-add counts once); made by tests/reference/make_dense_reference.py")
+    record(OUT, source, keys or ENTRIES, static_numbers, fingerprint, FINGERPRINTED, 44)
 
 
 if __name__ == "__main__":

@@ -19,9 +19,7 @@ shapes are recorded so the tests can fill a dictionary the same way.
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import sys
 import warnings
 from pathlib import Path
@@ -30,6 +28,7 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from survey import record  # noqa: E402
 from zoo_fill import example_input, filled_state_dict  # noqa: E402
 
 OUT = HERE / "zoo.json"
@@ -95,21 +94,11 @@ def main(names: list[str]) -> None:
     logging.getLogger("fvcore").setLevel(logging.ERROR)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     import torchvision
-    doc = json.loads(OUT.read_text()) if OUT.exists() else {}
-    doc["source"] = (f"torchvision {torchvision.__version__.split('+')[0]} with torch "
-                     f"{torch.__version__.split('+')[0]}, weights=None, eval mode; MACs: fvcore "
-                     f"FlopCountAnalysis conv + linear at batch 1 (one multiply-add counts once); "
-                     f"made by tests/reference/make_zoo_reference.py")
-    models, prints = doc.setdefault("models", {}), doc.setdefault("fingerprints", {})
-    for name in names or builders():
-        models[name] = static_numbers(name)
-        print(f"{name:24s} params {models[name]['params']:>12,}  MACs {models[name]['macs']:>16,}",
-              flush=True)
-        if name in FINGERPRINTED:
-            prints[name] = fingerprint(name)
-        doc["models"] = dict(sorted(models.items()))
-        doc["fingerprints"] = dict(sorted(prints.items()))
-        OUT.write_text(json.dumps(doc, indent=1) + "\n")  # after each: a crash keeps the rest
+    source = (f"torchvision {torchvision.__version__.split('+')[0]} with torch "
+              f"{torch.__version__.split('+')[0]}, weights=None, eval mode; MACs: fvcore "
+              f"FlopCountAnalysis conv + linear at batch 1 (one multiply-add counts once); "
+              f"made by tests/reference/make_zoo_reference.py")
+    record(OUT, source, names or builders(), static_numbers, fingerprint, FINGERPRINTED, 24)
 
 
 if __name__ == "__main__":
