@@ -231,8 +231,12 @@ def _check(args) -> int:
         report.write_json(doc, sys.stdout.write)
         print()
     else:
-        print(report.formula_table(net, formulas, symbols) if symbols else
-              net.summary(args.depth, args.batch))
+        if symbols:
+            print(report.formula_table(net, formulas, symbols))
+        else:  # a line at a time: a long table is never all in memory
+            write = sys.stdout.write
+            for line in report.table_lines(net, args.depth, args.batch):
+                write(line + "\n")
         if args.min_input:
             print(report.min_input_text(net, sizes))
     return _warn(net, args)

@@ -7,6 +7,8 @@ expected in words ("expected a layer or `}`"), never lark's token names
 (:mod:`cnndsl.syntax_errors`, which alone builds trees). Limits on tokens,
 items and nesting are checked on the token stream as the parser pulls it
 (:class:`_Guard`), so a hostile spec is refused before it is parsed.
+lark runs with two plugins of :mod:`cnndsl.lark_plugins`: its own lexer and
+LALR loop over its own tables, with less Python a token.
 """
 
 from __future__ import annotations
@@ -25,6 +27,11 @@ from . import nodes as n
 from . import parser_cache
 from .ast_builder import INT_LIMIT, MAX_EXPRESSION_DEPTH, Builder, is_name, show_text, tok_span
 from .diagnostics import CnnError, Diagnostic, Sources, Span
+
+try:
+    from .lark_plugins import PLUGINS
+except ImportError:  # a lark whose internals moved: its own lexer and loop, slower
+    PLUGINS = {}
 
 __all__ = ["INT_LIMIT", "MAX_EXPRESSION_DEPTH", "is_name", "keywords", "max_tokens_for",
            "merge_kinds", "parse", "show_text"]
@@ -78,9 +85,9 @@ def _parser() -> lark.Lark:
     # they are cached, in the user's own cache directory (parser_cache), the
     # actions' object with them (the pickle names its class, not its code).
     grammar = grammar_path().read_text(encoding="utf-8") + SHORTCUT
-    options = dict(OPTIONS, postlex=_Guard(), transformer=Builder(_segment))
+    options = dict(OPTIONS, postlex=_Guard(), transformer=Builder(_segment), _plugins=PLUGINS)
     name = parser_cache.key(grammar, repr(sorted(OPTIONS.items())), _Guard.VERSION,
-                            "ast", Builder.VERSION)
+                            "ast", Builder.VERSION, "plugins", *sorted(PLUGINS))
     return parser_cache.load_or_build(name, lambda: lark.Lark(grammar, **options))
 
 

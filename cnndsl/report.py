@@ -24,6 +24,9 @@ def _rf(field) -> str:
     a stride below one pixel (after upsampling) as an exact fraction: `6/(1/2)`."""
     if isinstance(field, str):
         return field
+    height, width = field.axes
+    if height is width:  # a square field keeps one axis for both: read it once
+        return f"{height.size}/{_stride_text(height.stride)}"
     size, stride = field.size, field.stride
     if size[0] == size[1] and stride[0] == stride[1]:
         return f"{size[0]}/{_stride_text(stride[0])}"
@@ -51,13 +54,18 @@ def _scopes(net):
     """Per scope prefix: its label, the totals of the layers inside it and its output
     shape (that of its last layer in spec order)."""
     info = {}
-    for node, data in net.graph.nodes(data=True):
-        if node == "input":  # net.layers(), with their data
+    open_scope, entries = None, []
+    for _, data in net.graph.nodes(data=True):
+        scope = data["scope"]
+        if not scope:  # the top level (and the input): in no scope
             continue
-        for depth, (kind, name, label) in enumerate(data["scope"]):
-            key = tuple(s[1] for s in data["scope"][: depth + 1])
-            entry = info.setdefault(key, {"kind": kind, "label": label, "params": 0, "macs": 0,
-                                          "memory": 0})
+        if scope is not open_scope:  # (the layers of a scope share its tuple)
+            open_scope, entries = scope, []
+            for depth, (kind, name, label) in enumerate(scope):
+                key = tuple(s[1] for s in scope[: depth + 1])
+                entries.append(info.setdefault(key, {"kind": kind, "label": label, "params": 0,
+                                                     "macs": 0, "memory": 0}))
+        for entry in entries:  # the scope and those around it
             entry["params"] += data["params"]
             entry["macs"] += data["macs"]
             entry["shape"] = data["shape"]
@@ -69,31 +77,44 @@ def _scopes(net):
 # (typed: a count of True, an op's bug, does not pass for 1).
 _shape_text = lru_cache(maxsize=4096, typed=True)(fmt_shape)
 _si_text = lru_cache(maxsize=4096, typed=True)(_si)
+_num_text = lru_cache(maxsize=4096, typed=True)(_num)
 
-# Each column: header, width, alignment, and how to read it off a node's data.
+# Each column: header, width and alignment; _cells reads them off a node's data.
 COLUMNS = (
-    ("output", 12, "<", lambda d: _shape_text(d["shape"])),
-    ("rf", 9, ">", lambda d: _rf_cell(d["rf"])),
-    ("params", 11, ">", lambda d: _num(d["params"])),
-    ("MACs", 7, ">", lambda d: _si_text(d["macs"]) if d["macs"] else "-"),
-    ("memory", 7, ">", lambda d: _si_text(d["memory"]["output"], "B")),
+    ("output", 12, "<"),
+    ("rf", 9, ">"),
+    ("params", 11, ">"),
+    ("MACs", 7, ">"),
+    ("memory", 7, ">"),
 )
+
+
+def _cells(data: dict, batch: int) -> tuple:
+    """A layer's COLUMNS, MACs and memory for ``batch`` samples."""
+    return (_shape_text(data["shape"]), _rf_cell(data["rf"]), _num_text(data["params"]),
+            _si_text(data["macs"] * batch) if data["macs"] else "-",
+            _si_text(data["memory"]["output"] * batch, "B"))
+
+
 NAME_WIDTH = 28
 # A scope's row writes its block call across the columns a layer's op, output
 # and rf use, which are empty on that row.
 SPAN_COLUMNS = ("output", "rf")
 
 
-@lru_cache(maxsize=8)
 def _row_format(name_w: int, op_w: int) -> str:
-    """A layer row's format: name and op left aligned, then the COLUMNS."""
-    return f"{{:<{name_w}}} {{:<{op_w}}}" + "".join(
-        f" {{:{align}{width}}}" for _, width, align, _ in COLUMNS)
+    """A layer row's format: name and op left aligned and cut to their widths, then the
+    COLUMNS. (A %-format: a row per layer, and str.format takes twice as long.)"""
+    return f"%-{name_w}.{name_w}s %-{op_w}.{op_w}s" + "".join(
+        f" %{'-' if align == '<' else ''}{width}s" for _, width, align in COLUMNS)
 
 
-def _row(name: str, op: str, cells, name_w: int, op_w: int) -> str:
-    name, op = visible(name), visible(op)  # spec text: no terminal control reaches the table
-    return _row_format(name_w, op_w).format(name[:name_w], op[:op_w], *cells).rstrip()
+def _row(form: str, name: str, op: str, cells) -> str:
+    """A layer row in ``form`` (a :func:`_row_format`)."""
+    row = form % (name, op, *cells)
+    if not row.isprintable():  # spec text: no terminal control reaches the table
+        row = form % (visible(name), visible(op), *cells)
+    return row.rstrip()
 
 
 def rows(net, depth: int | None = None, batch: int = 1) -> list[dict]:
@@ -101,12 +122,16 @@ def rows(net, depth: int | None = None, batch: int = 1) -> list[dict]:
     (``kind`` "scope": its label and output shape), then each layer (``kind``
     "layer"), ``level`` deep; scopes deeper than ``depth`` folded into their row.
     ``cells`` are the formatted COLUMNS, MACs and memory for ``batch`` samples."""
-    return list(_rows(net, depth, batch))
+    headers = [c[0] for c in COLUMNS]
+    return [{"kind": kind, "level": level, "name": name, "op": op,
+             "cells": dict(zip(headers, cells))}
+            for kind, level, name, op, cells in _rows(net, depth, batch)]
 
 
 def _rows(net, depth: int | None, batch: int):
-    """:func:`rows`, one at a time (the table formats each as it comes: a million
-    layers' rows are never all made at once)."""
+    """:func:`rows` as tuples (kind, level, name, op, cells in COLUMNS' order), one at a
+    time (the table formats each as it comes: a million layers' rows are never all
+    made at once)."""
     g = net.graph
     scopes = _scopes(net)
     open_scope, open_path, folded = None, (), False
@@ -123,20 +148,15 @@ def _rows(net, depth: int | None, batch: int):
                 common += 1
             for level in range(common, len(path)):
                 info = scopes[path[: level + 1]]
-                cells = {"output": fmt_shape(info["shape"]), "rf": "",
-                         "params": _num(info["params"]), "MACs": _si(info["macs"] * batch),
-                         "memory": _si(info["memory"] * batch, "B")}
-                yield {"kind": "scope", "level": level, "name": path[level],
-                       "op": info["label"] if info["kind"] != "path" else "", "cells": cells}
+                cells = (fmt_shape(info["shape"]), "", _num(info["params"]),
+                         _si(info["macs"] * batch), _si(info["memory"] * batch, "B"))
+                yield ("scope", level, path[level],
+                       info["label"] if info["kind"] != "path" else "", cells)
             open_path = path
         if folded:
             continue
-        cells = {h: fn(data) for h, _, _, fn in COLUMNS}
-        if batch != 1:
-            cells["MACs"] = _si_text(data["macs"] * batch) if data["macs"] else "-"
-            cells["memory"] = _si_text(data["memory"]["output"] * batch, "B")
-        yield {"kind": "layer", "level": len(open_path), "name": node.rsplit(".", 1)[-1],
-               "op": data["op"].label(data["args"]), "cells": cells}
+        yield ("layer", len(open_path), node.rsplit(".", 1)[-1],
+               data["op"].label(data["args"]), _cells(data, batch))
 
 
 def _header(net) -> list[str]:
@@ -168,29 +188,37 @@ def _totals(net, batch: int) -> list[str]:
 def table(net, depth: int | None = None, batch: int = 1) -> str:
     """The summary: a row per layer under its stages and blocks (scopes deeper than
     ``depth`` folded into their row), totals, and memory for a batch of ``batch``."""
-    fixed = sum(w + 1 for _, w, _, _ in COLUMNS)
+    return "\n".join(table_lines(net, depth, batch))
+
+
+def table_lines(net, depth: int | None = None, batch: int = 1):
+    """:func:`table`'s lines, made as they are read (`cnndsl check` writes each as it
+    comes: a million layers' rows are never all in memory, as lines or as one text)."""
+    fixed = sum(w + 1 for _, w, _ in COLUMNS)
     name_w = NAME_WIDTH
     op_w = WIDTH - fixed - name_w - 1
     # A scope's row writes its call and its shape across the op, output and rf columns.
-    spanned = op_w + sum(w + 1 for h, w, _, _ in COLUMNS if h in SPAN_COLUMNS)
-    out = _header(net) + [""]
-    out.append(_row("layer", "op", [c[0] for c in COLUMNS], name_w, op_w))
-    out.append("-" * WIDTH)
-    for r in _rows(net, depth, batch):
-        name = "  " * r["level"] + r["name"]
-        if r["kind"] == "layer":
-            out.append(_row(name, r["op"], r["cells"].values(), name_w, op_w))  # COLUMNS' order
+    spanned = op_w + sum(w + 1 for h, w, _ in COLUMNS if h in SPAN_COLUMNS)
+    yield from _header(net)
+    yield ""
+    form = _row_format(name_w, op_w)
+    yield _row(form, "layer", "op", [c[0] for c in COLUMNS])
+    yield "-" * WIDTH
+    for kind, level, name, op, cells in _rows(net, depth, batch):
+        name = "  " * level + name
+        if kind == "layer":
+            yield _row(form, name, op, cells)
             continue
-        shape = " -> " + r["cells"]["output"]  # what the stage or block yields
-        label, room = visible(r["op"]), spanned - len(shape)  # a call's text, escaped
+        shape = " -> " + cells[0]  # what the stage or block yields
+        label, room = visible(op), spanned - len(shape)  # a call's text, escaped
         label = label if len(label) <= room else label[:room - 3] + "..."
         text = f"{visible(name)[:name_w]:<{name_w}} {label + shape:<{spanned}}"
-        for header, width, align, _ in COLUMNS:
+        for (header, width, align), cell in zip(COLUMNS, cells):
             if header not in SPAN_COLUMNS:
-                text += f" {r['cells'][header]:{align}{width}}"
-        out.append(text.rstrip())
-    out.append("-" * WIDTH)
-    return "\n".join(out + _totals(net, batch))
+                text += f" {cell:{align}{width}}"
+        yield text.rstrip()
+    yield "-" * WIDTH
+    yield from _totals(net, batch)
 
 
 HTML_ROWS = 300  # a notebook's table folds blocks beyond this many layers
@@ -384,11 +412,15 @@ def write_json(doc: dict, write) -> None:
     write("\n}" if doc else "{}")
 
 
+# json.dumps's own C encoder, without the check for cycles (a document has none).
+_encode = json.JSONEncoder(check_circular=False).encode
+
+
 def _write_items(items, write) -> None:
     """A list's items, one a line, indented under their key."""
     head = "["
     for item in items:
-        write(f"{head}\n  {json.dumps(item)}")
+        write(f"{head}\n  {_encode(item)}")
         head = ","
     write("[]" if head == "[" else "\n ]")
 

@@ -21,7 +21,7 @@ from math import prod
 from typing import Any, Callable, ClassVar
 
 # Windows and their rules live with the rest of the geometry; importable from here as always.
-from .geometry import (GLOBAL, POINTWISE, Window, extent, same_padding, window_map,  # noqa: F401
+from .geometry import (GLOBAL, POINTWISE, Window, extent, same_padding,  # noqa: F401
                        window_out)
 
 Shape = tuple  # (C, H, W) or (features,); the batch axis is implicit
@@ -380,20 +380,21 @@ class Op:
             bound[a.name] = (v, written)
         out = {}
         for a in self.args:
-            if a.name in bound:
-                value, where = bound[a.name]
+            name = a.name
+            if name in bound:
+                value, where = bound[name]
                 try:
-                    out[a.name] = a.type(value)
+                    out[name] = a.type(value)
                 except ValueError as e:
-                    raise ArgError(f"argument `{a.name}` of `{self.name}`: {e}", arg=where) from None
+                    raise ArgError(f"argument `{name}` of `{self.name}`: {e}", arg=where) from None
+            elif name in defaults:  # (never a required one)
+                out[name] = defaults[name]
             elif a.default is REQUIRED:
                 short = f" (or `{a.aliases[0]}=...`)" if a.aliases else ""
-                raise ArgError(f"`{self.name}` needs argument `{a.name}`", code="E0204",
-                               help=f"add `{a.name}=...`{short}")
-            elif a.name in defaults:
-                out[a.name] = defaults[a.name]
+                raise ArgError(f"`{self.name}` needs argument `{name}`", code="E0204",
+                               help=f"add `{name}=...`{short}")
             else:
-                out[a.name] = self._default(a)
+                out[name] = self._default(a)
         self.validate(out)
         return out
 
@@ -471,8 +472,7 @@ class Op:
             return GLOBAL
         if window.same:
             window = window.at(ins[0][1:])
-        k, s, p, d = window.k, window.s, window.p, window.d
-        return window_map(k[0], s[0], p[0], d[0]), window_map(k[1], s[1], p[1], d[1])
+        return window.maps
 
     def resize(self, a: dict, axis: int):
         """The output length along ``axis`` (0: height, 1: width) of an op that is not a
@@ -523,5 +523,6 @@ def spatial(shape: Shape, op: str) -> Shape:
     return shape
 
 
-def numel(shape: Shape) -> int:
-    return prod(shape)
+# The number of elements of a shape: math.prod itself, called for every layer by
+# the cost and memory passes (a function around it would double what each call costs).
+numel = prod

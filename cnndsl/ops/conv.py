@@ -91,16 +91,16 @@ class Conv(Op):
             raise ShapeError(f"input channels ({c}) must be divisible by groups ({a['groups']})",
                              code="E0306", label=f"input has {c} channels")
         win = self.window(a).at((h, w))
-        out = []
-        for axis, n in enumerate((h, w)):
-            span, padded = win.k[axis], n + win.p[axis] + win.end[axis]
-            if padded < span:
-                raise ShapeError(f"kernel {span} is larger than the padded input "
-                                 f"{('height', 'width')[axis]} {padded}",
-                                 label=f"input is {fmt_shape(ins[0])}",
-                                 help="lower the kernel or add padding")
-            out.append(win.out(axis, n))
-        return (a["channels"], *out)
+        out = (a["channels"], win.out(0, h), win.out(1, w))
+        if min(out) < 1:  # (without ceil mode, only a kernel beyond the padded input does it)
+            for axis, n in enumerate((h, w)):
+                span, padded = win.k[axis], n + win.p[axis] + win.end[axis]
+                if padded < span:
+                    raise ShapeError(f"kernel {span} is larger than the padded input "
+                                     f"{('height', 'width')[axis]} {padded}",
+                                     label=f"input is {fmt_shape(ins[0])}",
+                                     help="lower the kernel or add padding")
+        return out
 
     def params(self, a, ins, out):
         kh, kw = a["kernel"]

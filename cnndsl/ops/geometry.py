@@ -70,6 +70,13 @@ class Window:
         return Window(self.k, self.s, before, self.ceil, None if before == after else after,
                       d=self.d)
 
+    @functools.cached_property
+    def maps(self) -> tuple:
+        """Per axis (h, w), the :class:`IndexMap` of the units each output unit reads (of
+        a window whose padding is explicit: not ``same``). Made once per window: the
+        layers that share a window share its maps."""
+        return tuple(map(window_map, self.k, self.s, self.p, self.d))
+
     def total_padding(self, axis: int) -> int:
         """The padding in the output length floor((n + total - k) / s) + 1, for every n:
         both sides, or k - 1 for ``same`` (whose output is ceil(n / s))."""
@@ -79,8 +86,8 @@ class Window:
         """Output length on an input of length n along ``axis`` (0: height, 1: width)."""
         if self.same:
             return -(-n // self.s[axis])
-        return window_out(n, self.k[axis], self.s[axis], self.p[axis], 1, self.ceil,
-                          self.end[axis])
+        p_end = self.p[axis] if self.p_end is None else self.p_end[axis]  # (self.end: a call)
+        return window_out(n, self.k[axis], self.s[axis], self.p[axis], 1, self.ceil, p_end)
 
 
 POINTWISE = Window()
@@ -101,7 +108,7 @@ def window_out(n: int, k: int, s: int, p: int, d: int = 1, ceil: bool = False,
     differs: n + p + p_end); with ceil mode, torch rounds up but drops a
     last window that would start inside the right padding.
     """
-    span = n + p + (p if p_end is None else p_end) - extent(k, d)
+    span = n + p + (p if p_end is None else p_end) - (d * (k - 1) + 1)  # less the extent
     out = (span + (s - 1 if ceil else 0)) // s + 1
     if ceil and (out - 1) * s >= n + p:
         out -= 1

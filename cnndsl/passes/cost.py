@@ -19,20 +19,25 @@ KEYS = ("params", "buffers", "macs", "flops")
 def run(graph) -> list:
     """Write ``params``, ``buffers``, ``macs`` and ``flops`` on every node and their totals."""
     nodes = dict(graph.nodes(data=True))  # node -> data, without a view per lookup
-    totals = [0, 0, 0, 0]  # as KEYS
+    total_params = total_buffers = total_macs = total_flops = 0
     for node, data in nodes.items():
         op, args, out = data["op"], data["args"], data["shape"]
-        ins = [nodes[i]["shape"] for i in data["inputs"]]
+        inputs = data["inputs"]
+        if len(inputs) == 1:  # most layers
+            ins = [nodes[inputs[0]]["shape"]]
+        else:
+            ins = [nodes[i]["shape"] for i in inputs]
         params, buffers = op.params(args, ins, out)
         macs, flops = op.macs(args, ins, out), op.flops(args, ins, out)
         data["params"], data["buffers"], data["macs"], data["flops"] = params, buffers, macs, flops
         if not (type(params) is type(buffers) is type(macs) is type(flops) is int
-                and min(params, buffers, macs, flops) >= 0):
+                and params >= 0 and buffers >= 0 and macs >= 0 and flops >= 0):
             _refuse(op, node, (params, buffers, macs, flops))
-        totals[0] += params
-        totals[1] += buffers
-        totals[2] += macs
-        totals[3] += flops
+        total_params += params
+        total_buffers += buffers
+        total_macs += macs
+        total_flops += flops
+    totals = (total_params, total_buffers, total_macs, total_flops)  # as KEYS
     graph.graph.update(zip(KEYS, totals))
     return []
 

@@ -34,8 +34,10 @@ def _storages(graph, training: bool) -> dict:
     for node, data in graph.nodes(data=True):
         op = data["op"]
         # dropout and stochastic depth return their input only at inference
-        is_view = op.view and not (training and op.training_only)
-        owner[node] = owner[data["inputs"][0]] if is_view and data["inputs"] else node
+        if op.view and data["inputs"] and not (training and op.training_only):
+            owner[node] = owner[data["inputs"][0]]
+        else:
+            owner[node] = node
     return owner
 
 
@@ -65,9 +67,10 @@ def inference_peak(graph, size: int, nbytes: dict | None = None) -> int:
             continue
         if owner[node] == node:
             live += nbytes[node]
+            if live > peak:
+                peak = live
             if node not in last_use:
                 freed[step] += nbytes[node]  # never read
-        peak = max(peak, live)
         live -= freed[step]
         step += 1
     return peak
@@ -82,7 +85,7 @@ def _saved_bytes(data, owner) -> tuple[set, int]:
     kept, extra = set(), 0
     for what in data["op"].saves(data["args"]):
         if what == "input":
-            kept.update([owner[i] for i in data["inputs"]])
+            kept.update(map(owner.__getitem__, data["inputs"]))
         elif what == "output":
             kept.add(owner[data["name"]])
         elif what == "mask":
@@ -103,14 +106,18 @@ def run(graph, dtype: str | None = None) -> list:
     dtype = dtype or graph.graph.get("dtype", "float32")
     size = DTYPE_BYTES[dtype]
     owner = _storages(graph, training=True)
-    output = _output_bytes(graph, size)
+    output = {}  # node -> its output bytes (what _output_bytes makes, here as the walk goes)
     kept_all, extra_all = set(), 0
     shared: dict = {}  # (output, saved) -> the memory dict of every layer with them
     for node, data in graph.nodes(data=True):
+        output[node] = numel(data["shape"]) * size  # (a layer may keep its own output)
         kept, extra = _saved_bytes(data, owner)
         kept_all |= kept
         extra_all += extra
-        figures = (output[node], sum(map(output.__getitem__, kept)) + extra)
+        saved = extra
+        for storage in kept:  # (one or two)
+            saved += output[storage]
+        figures = (output[node], saved)
         memory = shared.get(figures)
         if memory is None:
             memory = shared[figures] = {"output": figures[0], "saved": figures[1]}

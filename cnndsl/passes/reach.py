@@ -18,10 +18,9 @@ def live_layers(graph) -> set:
     """The outputs and every layer they read, directly or not: one walk back through
     spec order (a topological order: a layer's readers come after it)."""
     live = {node for _, node, _ in declared(graph)}
-    pred = graph.pred
-    for node in reversed(list(graph.nodes)):
+    for node, data in reversed(list(graph.nodes(data=True))):
         if node in live:
-            live.update(pred[node])
+            live.update(data["inputs"])  # its edges in, without a view of them
     return live
 
 

@@ -153,7 +153,7 @@ class AxisField:
         """The field after a layer reading, per output unit, the input units of the
         :class:`~cnndsl.ops.geometry.IndexMap` ``m``; ``length`` output units exist
         (a longer period is listed only that far: see ``exact``)."""
-        if m.period == 1 and len(self.units) == 1 and self.exact is None \
+        if len(m.phases) == 1 and len(self.units) == 1 and self.exact is None \
                 and None not in (m.phases[0], self.units[0]):
             # an affine layer on an affine field: Araujo's recursion
             (first, last, _), (lo, hi) = m.phases[0], self.units[0]
@@ -272,6 +272,12 @@ class ReceptiveField:
     def to_json(self) -> dict:
         """size, stride and padding per axis (a fractional stride as "1/2"); with a
         period above 1, also `period` and `units` (each unit's [first, last] pixel)."""
+        h, w = self.axes
+        if len(h.units) == len(w.units) == 1 and h.exact is None and w.exact is None \
+                and h.units[0] is not None and w.units[0] is not None:  # Araujo's field
+            (top, bottom), (left, right) = h.units[0], w.units[0]
+            return {"size": [bottom - top + 1, right - left + 1],
+                    "stride": [_json(h.shift), _json(w.shift)], "padding": [-top, -left]}
         doc = {"size": list(self.size), "stride": [_json(s) for s in self.stride],
                "padding": [_json(p) for p in self.padding]}
         if self.period != (1, 1):
@@ -401,19 +407,23 @@ def run(graph) -> list[Diagnostic]:
     warnings, warned_at = [], set()
     nodes = dict(graph.nodes(data=True))  # node -> data, without a view per lookup
     for node, data in nodes.items():
-        if not data["inputs"]:
+        sources = data["inputs"]
+        if not sources:
             data["rf"] = ReceptiveField()
             continue
-        op, args, sources = data["op"], data["args"], data["inputs"]
-        shapes = [nodes[i]["shape"] for i in sources]
-        if len(sources) > 1:  # the op says which inputs count (not a gate, not a `to=` size)
-            sources = [sources[i] for i in op.field_inputs(args, shapes, data["shape"])]
-        fields = [nodes[i]["rf"] for i in sources]
+        op, args, shape = data["op"], data["args"], data["shape"]
+        if len(sources) == 1:
+            source = nodes[sources[0]]
+            shapes, fields = [source["shape"]], [source["rf"]]
+        else:  # the op says which inputs count (not a gate, not a `to=` size)
+            shapes = [nodes[i]["shape"] for i in sources]
+            sources = [sources[i] for i in op.field_inputs(args, shapes, shape)]
+            fields = [nodes[i]["rf"] for i in sources]
         if str in map(type, fields):  # WHOLE_INPUT, the one field that is a str
             data["rf"] = WHOLE_INPUT
             continue
-        maps = op.index_map(args, shapes, data["shape"])
-        if maps == GLOBAL:
+        maps = op.index_map(args, shapes, shape)
+        if type(maps) is str:  # GLOBAL
             data["rf"] = WHOLE_INPUT
             continue
         if len(fields) > 1:
@@ -424,6 +434,5 @@ def run(graph) -> list[Diagnostic]:
             field = union(fields)
         else:
             field = fields[0]
-        shape = data["shape"]
-        data["rf"] = field.through(maps, shape[1:] if shape and len(shape) == 3 else (None, None))
+        data["rf"] = field.through(maps, shape[1:] if len(shape) == 3 else (None, None))
     return warnings
