@@ -251,9 +251,8 @@ def _output_text(net, output) -> str:
     return f"{visible(name)} {shape}" + (" (training)" if training else "")
 
 
-def _jsonable(v):
-    """A spec value as JSON data: ranges too, and a huge value as its short text."""
-    return json_value(v)
+# A spec value as JSON data: ranges too, and a huge value as its short text.
+_jsonable = json_value
 
 
 def _rf_json(field):
