@@ -86,8 +86,8 @@ class Window:
         """Output length on an input of length n along ``axis`` (0: height, 1: width)."""
         if self.same:
             return -(-n // self.s[axis])
-        p_end = self.p[axis] if self.p_end is None else self.p_end[axis]  # (self.end: a call)
-        return window_out(n, self.k[axis], self.s[axis], self.p[axis], 1, self.ceil, p_end)
+        return window_out(n, self.k[axis], self.s[axis], self.p[axis], 1, self.ceil,
+                          self.end[axis])
 
 
 POINTWISE = Window()
@@ -108,7 +108,7 @@ def window_out(n: int, k: int, s: int, p: int, d: int = 1, ceil: bool = False,
     differs: n + p + p_end); with ceil mode, torch rounds up but drops a
     last window that would start inside the right padding.
     """
-    span = n + p + (p if p_end is None else p_end) - (d * (k - 1) + 1)  # less the extent
+    span = n + p + (p if p_end is None else p_end) - extent(k, d)
     out = (span + (s - 1 if ceil else 0)) // s + 1
     if ceil and (out - 1) * s >= n + p:
         out -= 1

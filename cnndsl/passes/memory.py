@@ -34,10 +34,8 @@ def _storages(graph, training: bool) -> dict:
     for node, data in graph.nodes(data=True):
         op = data["op"]
         # dropout and stochastic depth return their input only at inference
-        if op.view and data["inputs"] and not (training and op.training_only):
-            owner[node] = owner[data["inputs"][0]]
-        else:
-            owner[node] = node
+        is_view = op.view and not (training and op.training_only)
+        owner[node] = owner[data["inputs"][0]] if is_view and data["inputs"] else node
     return owner
 
 
@@ -106,18 +104,14 @@ def run(graph, dtype: str | None = None) -> list:
     dtype = dtype or graph.graph.get("dtype", "float32")
     size = DTYPE_BYTES[dtype]
     owner = _storages(graph, training=True)
-    output = {}  # node -> its output bytes (what _output_bytes makes, here as the walk goes)
+    output = _output_bytes(graph, size)
     kept_all, extra_all = set(), 0
     shared: dict = {}  # (output, saved) -> the memory dict of every layer with them
     for node, data in graph.nodes(data=True):
-        output[node] = numel(data["shape"]) * size  # (a layer may keep its own output)
         kept, extra = _saved_bytes(data, owner)
         kept_all |= kept
         extra_all += extra
-        saved = extra
-        for storage in kept:  # (one or two)
-            saved += output[storage]
-        figures = (output[node], saved)
+        figures = (output[node], sum(map(output.__getitem__, kept)) + extra)
         memory = shared.get(figures)
         if memory is None:
             memory = shared[figures] = {"output": figures[0], "saved": figures[1]}
